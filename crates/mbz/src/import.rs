@@ -1,0 +1,427 @@
+//! Import: read an archive, stage its blobs and parts, strip user data and
+//! build the platform's model.
+//!
+//! Two passes. The first streams the container once: blobs under
+//! `files/xx/<sha1>` are hashed (SHA-1 checked against the name, SHA-256
+//! for the platform) into the sink; every other entry is staged raw. The
+//! second re-reads each staged XML part (bounded by
+//! [`Limits::max_xml_bytes`]), parses it with the hardened parser, strips
+//! it, and stages the rewritten version when anything was removed. At the
+//! end everything staged that no kept record or part refers to is removed
+//! from the sink; on error everything this import staged is removed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use crate::container::{for_each_entry, ContainerKind};
+use crate::error::{MbzError, Result};
+use crate::extract::{self, ModuleData};
+use crate::limits::Limits;
+use crate::model::{
+    Activity, ActivityContent, ArchiveBase, BackupKind, CourseModel, ImportedArchive, PartRef,
+    QuestionBank, Section, StripReport,
+};
+use crate::staging::{stage_bytes, stage_stream, StagingSink};
+use crate::strip;
+use crate::xml::{self, Element};
+
+/// Import the `.mbz` file at `path`. See [`import`].
+pub fn import_file<S: StagingSink>(
+    path: &Path,
+    limits: &Limits,
+    sink: &mut S,
+) -> Result<ImportedArchive> {
+    import(File::open(path)?, limits, sink)
+}
+
+/// Import an archive (tar.gz or zip) from a seekable reader, staging its
+/// blobs and preserved parts into `sink`. User data is stripped on the way
+/// (SPEC §5.2). On error nothing is left in the sink by this import.
+pub fn import<R: Read + Seek, S: StagingSink>(
+    input: R,
+    limits: &Limits,
+    sink: &mut S,
+) -> Result<ImportedArchive> {
+    let mut staged: Vec<String> = Vec::new();
+    let res = run(input, limits, sink, &mut staged);
+    match res {
+        Ok(a) => {
+            let keep: HashSet<&str> = a
+                .base
+                .parts
+                .values()
+                .map(|p| p.sha256.as_str())
+                .chain(a.blobs.iter().map(String::as_str))
+                .collect();
+            for s in staged.iter().filter(|s| !keep.contains(s.as_str())) {
+                sink.remove(s)?;
+            }
+            Ok(a)
+        }
+        Err(e) => {
+            for s in &staged {
+                let _ = sink.remove(s);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `files/ab/ab…40 hex` → the SHA-1.
+pub(crate) fn blob_name(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("files/")?;
+    let (dir, name) = rest.split_once('/')?;
+    let ok = name.len() == 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && dir.len() == 2
+        && name.starts_with(dir);
+    ok.then_some(name)
+}
+
+struct Pass1 {
+    container: ContainerKind,
+    blobs: HashMap<String, (String, u64)>,
+    parts: BTreeMap<String, PartRef>,
+}
+
+fn pass1<R: Read + Seek, S: StagingSink>(
+    input: R,
+    limits: &Limits,
+    sink: &mut S,
+    staged: &mut Vec<String>,
+) -> Result<Pass1> {
+    let mut blobs = HashMap::new();
+    let mut parts = BTreeMap::new();
+    let container = for_each_entry(input, limits, |meta, data| {
+        if meta.path == ".ARCHIVE_INDEX" || meta.path == "moodle_backup.log" {
+            return Ok(());
+        }
+        if let Some(sha1) = blob_name(&meta.path) {
+            let st = stage_stream(sink, data)?;
+            staged.push(st.sha256.clone());
+            if st.sha1 != sha1 {
+                return Err(MbzError::BlobHashMismatch {
+                    path: meta.path.clone(),
+                    actual: st.sha1,
+                });
+            }
+            blobs.insert(st.sha1, (st.sha256, st.size));
+            return Ok(());
+        }
+        if meta.size > limits.max_xml_bytes {
+            return Err(MbzError::EntryTooLarge {
+                path: meta.path.clone(),
+                size: meta.size,
+                limit: limits.max_xml_bytes,
+            });
+        }
+        let st = stage_stream(sink, data)?;
+        staged.push(st.sha256.clone());
+        parts.insert(
+            meta.path.clone(),
+            PartRef {
+                sha256: st.sha256,
+                size: st.size,
+            },
+        );
+        Ok(())
+    })?;
+    Ok(Pass1 {
+        container,
+        blobs,
+        parts,
+    })
+}
+
+fn load<S: StagingSink>(sink: &S, part: &PartRef, path: &str, limits: &Limits) -> Result<Element> {
+    let mut bytes = Vec::with_capacity(usize::try_from(part.size).unwrap_or(0));
+    sink.open(&part.sha256)?
+        .take(limits.max_xml_bytes + 1)
+        .read_to_end(&mut bytes)?;
+    xml::parse(&bytes, path, limits.max_xml_depth)
+}
+
+#[derive(Default)]
+struct Collected {
+    course: Option<crate::model::CourseFields>,
+    sections: HashMap<String, (Section, Vec<i64>)>,
+    modules: HashMap<String, (bool, u32)>,
+    data: HashMap<String, ModuleData>,
+    bank: QuestionBank,
+}
+
+fn collect(path: &str, root: &Element, c: &mut Collected) {
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    match (dir, file) {
+        ("course", "course.xml") => c.course = Some(extract::course(root)),
+        ("", "questions.xml") => {
+            let (cats, qs) = extract::question_counts(root);
+            c.bank = QuestionBank {
+                categories: cats,
+                questions: qs,
+            };
+        }
+        (d, "section.xml") if d.starts_with("sections/") => {
+            c.sections.insert(d.to_owned(), extract::section(root));
+        }
+        (d, "module.xml") if d.starts_with("activities/") => {
+            c.modules.insert(d.to_owned(), extract::module(root));
+        }
+        (d, f) if d.starts_with("activities/") && root.name == "activity" => {
+            if let Some(m) = root.attr("modulename") {
+                if f == format!("{m}.xml") {
+                    c.data.insert(d.to_owned(), extract::module_data(root, m));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn run<R: Read + Seek, S: StagingSink>(
+    input: R,
+    limits: &Limits,
+    sink: &mut S,
+    staged: &mut Vec<String>,
+) -> Result<ImportedArchive> {
+    let Pass1 {
+        container,
+        blobs,
+        mut parts,
+    } = pass1(input, limits, sink, staged)?;
+    let mut report = StripReport::default();
+    let mut warnings = Vec::new();
+
+    // moodle_backup.xml first: it says what the archive is.
+    let mref = parts
+        .get("moodle_backup.xml")
+        .cloned()
+        .ok_or(MbzError::MissingManifest)?;
+    let mut mroot = load(sink, &mref, "moodle_backup.xml", limits)?;
+    let man = extract::manifest(&mroot).map_err(MbzError::Structure)?;
+    let mut max_id = extract::max_id(&mroot);
+    let orig = mroot.clone();
+    strip::strip_part("moodle_backup.xml", &mut mroot, &HashSet::new());
+    replace_if_changed(
+        sink,
+        staged,
+        &mut parts,
+        &mut report,
+        "moodle_backup.xml",
+        &orig,
+        &mroot,
+    )?;
+
+    // files.xml next: later parts need the ids of removed records.
+    let fref = parts
+        .get("files.xml")
+        .cloned()
+        .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
+    let mut froot = load(sink, &fref, "files.xml", limits)?;
+    max_id = max_id.max(extract::max_id(&froot));
+    let orig = froot.clone();
+    let dropped_files = strip::strip_files(&mut froot);
+    report.files_removed = dropped_files.len() as u64;
+    replace_if_changed(
+        sink,
+        staged,
+        &mut parts,
+        &mut report,
+        "files.xml",
+        &orig,
+        &froot,
+    )?;
+    let mut files = Vec::new();
+    let mut blob_set = Vec::new();
+    for f in froot.elems().filter(|f| f.name == "file") {
+        let mut rec = extract::file_record(f);
+        if rec.filename != "." && rec.contenthash != crate::EMPTY_SHA1 {
+            match blobs.get(&rec.contenthash) {
+                Some((sha256, _)) => {
+                    rec.sha256 = Some(sha256.clone());
+                    blob_set.push(sha256.clone());
+                }
+                None => warnings.push(format!(
+                    "file_missing_in_backup: {}{} ({})",
+                    rec.filepath, rec.filename, rec.contenthash
+                )),
+            }
+        }
+        files.push(rec);
+    }
+    drop(froot);
+
+    // Every other part: drop, strip, or keep verbatim.
+    let mut col = Collected::default();
+    let paths: Vec<String> = parts.keys().cloned().collect();
+    for path in paths {
+        if path == "moodle_backup.xml" || path == "files.xml" {
+            continue;
+        }
+        if strip::part_dropped(&path) {
+            parts.remove(&path);
+            report.dropped_parts.push(path);
+            continue;
+        }
+        if !path.ends_with(".xml") {
+            continue;
+        }
+        let pref = parts[&path].clone();
+        let mut root = load(sink, &pref, &path, limits)?;
+        max_id = max_id.max(extract::max_id(&root));
+        let orig = root.clone();
+        report.records_removed += strip::strip_part(&path, &mut root, &dropped_files);
+        replace_if_changed(sink, staged, &mut parts, &mut report, &path, &orig, &root)?;
+        collect(&path, &root, &mut col);
+    }
+    for a in &man.activities {
+        max_id = max_id.max(a.moduleid).max(a.sectionid);
+    }
+
+    let course = build_model(&man, col.course.take(), &col, files, &mut warnings)?;
+    blob_set.sort();
+    blob_set.dedup();
+    Ok(ImportedArchive {
+        base: ArchiveBase {
+            kind: man.kind,
+            container,
+            info: man.info,
+            parts,
+            max_id,
+        },
+        course,
+        question_bank: col.bank,
+        blobs: blob_set,
+        stripped: report,
+        warnings,
+    })
+}
+
+fn replace_if_changed<S: StagingSink>(
+    sink: &mut S,
+    staged: &mut Vec<String>,
+    parts: &mut BTreeMap<String, PartRef>,
+    report: &mut StripReport,
+    path: &str,
+    orig: &Element,
+    new: &Element,
+) -> Result<()> {
+    if orig.same_as(new) {
+        return Ok(());
+    }
+    let bytes = new.to_moodle_xml();
+    let st = stage_bytes(sink, &bytes)?;
+    staged.push(st.sha256.clone());
+    parts.insert(
+        path.to_owned(),
+        PartRef {
+            sha256: st.sha256,
+            size: st.size,
+        },
+    );
+    report.rewritten_parts.push(path.to_owned());
+    Ok(())
+}
+
+fn build_model(
+    man: &extract::Manifest,
+    fields: Option<crate::model::CourseFields>,
+    col: &Collected,
+    files: Vec<crate::model::FileRecord>,
+    warnings: &mut Vec<String>,
+) -> Result<CourseModel> {
+    let mut sections: Vec<(Section, Vec<i64>)> = Vec::new();
+    let fields = match man.kind {
+        BackupKind::Course => {
+            for ls in &man.sections {
+                let (s, seq) = col.sections.get(&ls.directory).cloned().ok_or_else(|| {
+                    MbzError::Structure(format!("{}/section.xml is missing", ls.directory))
+                })?;
+                sections.push((s, seq));
+            }
+            sections.sort_by_key(|(s, _)| s.number);
+            fields.ok_or_else(|| MbzError::Structure("course/course.xml is missing".into()))?
+        }
+        BackupKind::Activity => {
+            sections.push((
+                Section {
+                    original_id: None,
+                    number: 0,
+                    name: None,
+                    summary: String::new(),
+                    visible: true,
+                },
+                Vec::new(),
+            ));
+            crate::model::CourseFields {
+                fullname: man.info.original_course_fullname.clone(),
+                shortname: man.info.original_course_shortname.clone(),
+                format: "topics".into(),
+                visible: true,
+                ..Default::default()
+            }
+        }
+    };
+    let mut acts = Vec::new();
+    for (pos, la) in man.activities.iter().enumerate() {
+        let (visible, number) = *col.modules.get(&la.directory).ok_or_else(|| {
+            MbzError::Structure(format!("{}/module.xml is missing", la.directory))
+        })?;
+        let data = col.data.get(&la.directory).cloned().unwrap_or_else(|| {
+            warnings.push(format!("{}/{}.xml is missing", la.directory, la.modulename));
+            ModuleData::default()
+        });
+        let section_number = match man.kind {
+            BackupKind::Activity => 0,
+            BackupKind::Course => sections
+                .iter()
+                .find(|(s, _)| s.original_id == Some(la.sectionid))
+                .map_or(number, |(s, _)| s.number),
+        };
+        let seq_pos = sections
+            .iter()
+            .find(|(s, _)| s.number == section_number)
+            .and_then(|(_, seq)| seq.iter().position(|c| *c == la.moduleid))
+            .unwrap_or(usize::MAX);
+        let file_ids = files
+            .iter()
+            .filter(|f| {
+                f.contextid.is_some()
+                    && f.contextid == data.contextid
+                    && f.component == format!("mod_{}", la.modulename)
+                    && f.filearea == "content"
+                    && f.filename != "."
+            })
+            .filter_map(|f| f.id)
+            .collect();
+        let act = Activity {
+            key: format!("cm{}", la.moduleid),
+            cmid: Some(la.moduleid),
+            instance_id: data.instance_id,
+            contextid: data.contextid,
+            module: la.modulename.clone(),
+            name: data.name,
+            intro: data.intro,
+            visible,
+            section_number,
+            content: ActivityContent {
+                html: data.html,
+                external_url: data.external_url,
+                question_count: data.question_count,
+                file_ids,
+            },
+        };
+        acts.push(((section_number, seq_pos, pos), act));
+    }
+    acts.sort_by_key(|(k, _)| *k);
+    Ok(CourseModel {
+        fields,
+        sections: sections.into_iter().map(|(s, _)| s).collect(),
+        activities: acts.into_iter().map(|(_, a)| a).collect(),
+        files,
+    })
+}

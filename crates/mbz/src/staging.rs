@@ -1,0 +1,206 @@
+//! Where imported bytes go, and where exported bytes come from.
+//!
+//! The reader never holds a file blob in memory: it streams each one into a
+//! [`StagingSink`] while hashing it (SHA-1 to check it against its
+//! `files/xx/<sha1>` name, SHA-256 as the platform's content key). Preserved
+//! archive parts (the XML skeleton, after stripping) are staged the same
+//! way. [`DirStaging`] is a ready-made sink writing one file per object,
+//! named by its SHA-256, via a temporary file and an atomic rename.
+//!
+//! The writer reads every blob and part back by SHA-256 through a
+//! [`BlobSource`]; the platform implements it over its blob store, and
+//! [`DirStaging`] implements it too.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha1::Digest;
+
+use crate::error::Result;
+
+/// A destination for staged objects, keyed by SHA-256 (lower-case hex).
+///
+/// An import stages every blob and part it reads, then removes the ones no
+/// kept record refers to (learner files, replaced parts). Use one staging
+/// area per import: on failure the import removes everything it committed.
+pub trait StagingSink {
+    /// A writer for one object being staged.
+    type Pending: Write;
+    /// Start a new object.
+    fn begin(&mut self) -> io::Result<Self::Pending>;
+    /// Publish the object under its SHA-256 (atomically, for durable sinks).
+    fn commit(&mut self, pending: Self::Pending, sha256: &str) -> io::Result<()>;
+    /// Throw away an unfinished object.
+    fn abort(&mut self, pending: Self::Pending);
+    /// Read a committed object back.
+    fn open(&self, sha256: &str) -> io::Result<Box<dyn Read + '_>>;
+    /// Remove a committed object (a no-op if it is not there).
+    fn remove(&mut self, sha256: &str) -> io::Result<()>;
+}
+
+/// Opens blobs and preserved parts by SHA-256 for the writer.
+pub trait BlobSource {
+    /// Open the object with this SHA-256 (lower-case hex).
+    fn open_blob(&self, sha256: &str) -> io::Result<Box<dyn Read + '_>>;
+}
+
+impl<T: BlobSource + ?Sized> BlobSource for &T {
+    fn open_blob(&self, sha256: &str) -> io::Result<Box<dyn Read + '_>> {
+        (**self).open_blob(sha256)
+    }
+}
+
+/// A staging area in a scratch directory: `<dir>/<sha256>` per object,
+/// written as `<dir>/.tmp-<n>` first and renamed into place.
+#[derive(Debug)]
+pub struct DirStaging {
+    dir: PathBuf,
+    counter: u64,
+}
+
+/// An object being written into a [`DirStaging`].
+#[derive(Debug)]
+pub struct DirPending {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl Write for DirPending {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl DirStaging {
+    /// Use `dir` (created if missing) as the staging area.
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(DirStaging { dir, counter: 0 })
+    }
+
+    /// The staging directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of a committed object.
+    pub fn path_of(&self, sha256: &str) -> io::Result<PathBuf> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a SHA-256 hex digest",
+            ));
+        }
+        Ok(self.dir.join(sha256))
+    }
+}
+
+impl StagingSink for DirStaging {
+    type Pending = DirPending;
+
+    fn begin(&mut self) -> io::Result<DirPending> {
+        self.counter += 1;
+        let path = self
+            .dir
+            .join(format!(".tmp-{}-{}", std::process::id(), self.counter));
+        let file = File::create(&path)?;
+        Ok(DirPending {
+            path,
+            file: BufWriter::with_capacity(128 << 10, file),
+        })
+    }
+
+    fn commit(&mut self, pending: DirPending, sha256: &str) -> io::Result<()> {
+        let target = self.path_of(sha256)?;
+        let DirPending { path, file } = pending;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        drop(file);
+        fs::rename(&path, &target)
+    }
+
+    fn abort(&mut self, pending: DirPending) {
+        let DirPending { path, file } = pending;
+        drop(file);
+        let _ = fs::remove_file(path);
+    }
+
+    fn open(&self, sha256: &str) -> io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(File::open(self.path_of(sha256)?)?))
+    }
+
+    fn remove(&mut self, sha256: &str) -> io::Result<()> {
+        match fs::remove_file(self.path_of(sha256)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl BlobSource for DirStaging {
+    fn open_blob(&self, sha256: &str) -> io::Result<Box<dyn Read + '_>> {
+        StagingSink::open(self, sha256)
+    }
+}
+
+/// Hashes of one staged object.
+#[derive(Debug, Clone)]
+pub(crate) struct Staged {
+    pub sha256: String,
+    pub sha1: String,
+    pub size: u64,
+}
+
+/// Stream `r` into the sink, hashing as it goes.
+pub(crate) fn stage_stream<S: StagingSink>(sink: &mut S, r: &mut dyn Read) -> Result<Staged> {
+    let mut pending = sink.begin()?;
+    let mut s1 = sha1::Sha1::new();
+    let mut s256 = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 128 << 10];
+    let res: Result<()> = (|| {
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            s1.update(&buf[..n]);
+            s256.update(&buf[..n]);
+            pending.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        sink.abort(pending);
+        return Err(e);
+    }
+    let sha256 = hex::encode(s256.finalize());
+    sink.commit(pending, &sha256)?;
+    Ok(Staged {
+        sha256,
+        sha1: hex::encode(s1.finalize()),
+        size,
+    })
+}
+
+/// Stage an in-memory object.
+pub(crate) fn stage_bytes<S: StagingSink>(sink: &mut S, bytes: &[u8]) -> Result<Staged> {
+    stage_stream(sink, &mut &bytes[..])
+}
+
+/// SHA-256 of a byte slice, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// SHA-1 of a byte slice, lower-case hex.
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    hex::encode(sha1::Sha1::digest(bytes))
+}
