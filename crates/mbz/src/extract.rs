@@ -30,7 +30,6 @@ pub(crate) struct ListedActivity {
 /// A section listed in `contents/sections`.
 #[derive(Debug, Clone)]
 pub(crate) struct ListedSection {
-    pub sectionid: i64,
     pub directory: String,
 }
 
@@ -108,7 +107,6 @@ pub(crate) fn manifest(root: &Element) -> Result<Manifest, String> {
     if let Some(secs) = info.at("contents/sections") {
         for s in secs.elems().filter(|s| s.name == "section") {
             sections.push(ListedSection {
-                sectionid: int(s, "sectionid"),
                 directory: text(s, "directory"),
             });
         }
