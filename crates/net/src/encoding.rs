@@ -37,7 +37,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Parses a lowercase-hex SHA-256 (64 characters); uppercase is refused so a digest has one
 /// spelling.
-#[allow(dead_code)] // used by request verification (next commit)
 pub(crate) fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;

@@ -3,6 +3,9 @@
 //!
 //! - [`keys`]: the Ed25519 identity, its key file, key ids and fingerprints.
 //! - [`clock`]: injectable time so expiry rules are testable.
+//! - [`headers`]: the `pf-…` header names and reading them from any header map.
+//! - [`request`]: signing and verifying peer requests (canonical string, ±5 min, nonces).
+//! - [`response`]: signing and verifying responses (bound to the request's nonce).
 //! - [`detached`]: detached signatures over bytes (archive manifests).
 //!
 //! This crate owns no storage: where a rule needs the database (the nonce store, the peers
@@ -13,9 +16,15 @@
 pub mod clock;
 pub mod detached;
 mod encoding;
+pub mod headers;
+pub mod request;
+pub mod response;
 pub mod keys;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use detached::{sign_bytes, verify_bytes, Signature, SignatureError};
 pub use encoding::{sha256, sha256_hex};
+pub use headers::HeaderSource;
 pub use keys::{Fingerprint, Identity, KeyError, KeyId, PublicKey};
+pub use request::{sign_request, verify_request, Nonce, PeerKeyStatus, RequestHeaders, SignError, SignedRequest, VerifiedRequest, VerifyError};
+pub use response::{sign_response, verify_response, ResponseError};
