@@ -14,6 +14,7 @@ mod extract;
 pub mod import;
 pub mod limits;
 pub mod model;
+pub mod scan;
 pub mod staging;
 mod strip;
 pub mod write;
@@ -25,6 +26,7 @@ pub use error::MbzError;
 pub use import::{import, import_file};
 pub use limits::Limits;
 pub use model::*;
+pub use scan::{scan, scan_file, Finding, ScanReport};
 pub use staging::{BlobSource, DirStaging, StagingSink};
 pub use write::{export, export_with, ExportOptions, ExportSummary};
 

@@ -194,3 +194,31 @@ fn round_trip_every_fixture() {
         assert_eq!(one.a.question_bank, two.a.question_bank, "{name}");
     }
 }
+
+#[test]
+fn scanner_sees_users_in_inputs_and_none_in_exports() {
+    let mut seen_users = 0;
+    for f in fixtures() {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let input = scan_file(&f, &Limits::default()).unwrap();
+        let one = import_one(&f);
+        if one.a.base.info.had_users {
+            seen_users += 1;
+            assert!(
+                !input.is_clean(),
+                "{name}: scanner is blind to the input's user data"
+            );
+        }
+        let out = one._tmp.path().join("out.mbz");
+        export(
+            &ExportCourse::from(one.a.clone()),
+            &one.stage,
+            std::fs::File::create(&out).unwrap(),
+        )
+        .unwrap();
+        let rep = scan_file(&out, &Limits::default()).unwrap();
+        assert!(rep.is_clean(), "{name}: {:#?}", rep.findings);
+        eprintln!("{name}: input findings {}", input.findings.len());
+    }
+    assert!(seen_users >= 5, "fixtures with users: {seen_users}");
+}

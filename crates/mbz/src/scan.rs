@@ -1,0 +1,292 @@
+//! The independent user-data scanner.
+//!
+//! Run on every finished archive before it leaves the platform. It shares
+//! no logic with the stripper ([`crate::import`]): it streams each XML part
+//! through its own event-based pass with its own tables and reports every
+//! trace of user data it finds, with the part path and what it saw. A
+//! finding means the stripper has a bug; the caller fails the job.
+
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use serde::{Deserialize, Serialize};
+
+use crate::container::for_each_entry;
+use crate::error::{MbzError, Result};
+use crate::limits::Limits;
+
+/// One trace of user data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Archive path of the part.
+    pub part: String,
+    /// What was found there.
+    pub what: String,
+}
+
+/// The scanner's verdict on one archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanReport {
+    /// Entries looked at.
+    pub entries: u64,
+    /// Every finding (capped at [`MAX_FINDINGS`]).
+    pub findings: Vec<Finding>,
+}
+
+/// Most findings kept in one report.
+pub const MAX_FINDINGS: usize = 10_000;
+
+impl ScanReport {
+    /// No user data found.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Scan the `.mbz` file at `path`.
+pub fn scan_file(path: &Path, limits: &Limits) -> Result<ScanReport> {
+    scan(File::open(path)?, limits)
+}
+
+/// Scan an archive for user data.
+pub fn scan<R: Read + Seek>(input: R, limits: &Limits) -> Result<ScanReport> {
+    let mut report = ScanReport::default();
+    for_each_entry(input, limits, |meta, data| {
+        report.entries += 1;
+        let p = meta.path.as_str();
+        let file = p.rsplit('/').next().unwrap_or(p);
+        let mut found = |what: String| {
+            if report.findings.len() < MAX_FINDINGS {
+                report.findings.push(Finding {
+                    part: p.to_owned(),
+                    what,
+                });
+            }
+        };
+        match file {
+            "users.xml" if p == "users.xml" => found("users.xml is present".into()),
+            "moodle_backup.log" => found("the backup log is present".into()),
+            "logs.xml" | "logstores.xml" => found("a log part is present".into()),
+            "xapistate.xml" => found("xAPI state is present".into()),
+            _ => {}
+        }
+        if !file.ends_with(".xml") {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        data.take(limits.max_xml_bytes + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limits.max_xml_bytes {
+            return Err(MbzError::EntryTooLarge {
+                path: p.to_owned(),
+                size: meta.size,
+                limit: limits.max_xml_bytes,
+            });
+        }
+        for what in scan_xml(p, &bytes, limits.max_xml_depth)? {
+            found(what);
+        }
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// (parent element, child element) pairs that are user records.
+const RECORDS: &[(&str, &str)] = &[
+    ("user_enrolments", "enrolment"),
+    ("role_assignments", "assignment"),
+    ("group_members", "group_member"),
+    ("grade_grades", "grade_grade"),
+    ("completions", "completion"),
+    ("completionviews", "completionview"),
+    ("course_completions", "course_completion"),
+    (
+        "course_completion_crit_completions",
+        "course_completion_crit_compl",
+    ),
+    ("comments", "comment"),
+    ("ratings", "rating"),
+    ("discussions", "discussion"),
+    ("posts", "post"),
+    ("attempts", "attempt"),
+    ("submissions", "submission"),
+    ("entries", "entry"),
+    ("records", "record"),
+    ("userref", "user"),
+    ("users", "user"),
+    ("manual_awards", "manual_award"),
+    ("subwikis", "subwiki"),
+    ("completeds", "completed"),
+    ("userflags", "userflag"),
+    ("subscriptions", "subscription"),
+    ("digests", "digest"),
+    ("readposts", "readpost"),
+    ("messages", "message"),
+    ("logs", "log"),
+    ("timers", "timer"),
+    ("user_competencies", "user_competency"),
+];
+
+/// Learner file areas, as `component/filearea` with `*` wildcards.
+const LEARNER_AREAS: &[&str] = &[
+    "user/*",
+    "blog/*",
+    "mod_wiki/*",
+    "assignsubmission_*/*",
+    "assignfeedback_*/*",
+    "mod_forum/post",
+    "mod_forum/attachment",
+    "mod_assignment/submission",
+    "mod_assignment/response",
+    "question/response_*",
+    "mod_glossary/entry",
+    "mod_glossary/attachment",
+    "mod_data/content",
+    "mod_workshop/submission_*",
+    "mod_workshop/overallfeedback_*",
+    "mod_lesson/essay_*",
+    "grade/feedback",
+    "grade/historyfeedback",
+    "badges/userbadge",
+];
+
+fn glob(pat: &str, s: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == s,
+        Some((pre, post)) => {
+            s.len() >= pre.len() + post.len() && s.starts_with(pre) && s.ends_with(post)
+        }
+    }
+}
+
+fn learner(component: &str, area: &str) -> bool {
+    LEARNER_AREAS.iter().any(|p| {
+        let (c, a) = p.split_once('/').unwrap_or((p, "*"));
+        glob(c, component) && glob(a, area)
+    })
+}
+
+fn is_null(v: &str) -> bool {
+    let v = v.trim();
+    v.is_empty() || v == "$@NULL@$" || v == "0"
+}
+
+/// Scan one XML part; returns what was found.
+fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| MbzError::xml(part, "not valid UTF-8"))?;
+    let mut r = Reader::from_str(text);
+    let mut stack: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    let mut leaf_text = String::new();
+    // Per-record state for files.xml, settings and overrides.
+    let mut rec: Vec<(String, String)> = Vec::new();
+    let module_xml = part.starts_with("activities/") && {
+        let dir = part.split('/').nth(1).unwrap_or("");
+        let m = dir.rsplit_once('_').map_or("", |x| x.0);
+        part.ends_with(&format!("/{m}.xml"))
+    };
+    loop {
+        let ev = r
+            .read_event()
+            .map_err(|e| MbzError::xml(part, e.to_string()))?;
+        match ev {
+            Event::DocType(_) => return Err(MbzError::xml(part, "DOCTYPE is not allowed")),
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                let empty = matches!(ev, Event::Empty(_));
+                let name = String::from_utf8_lossy(s.name().as_ref()).into_owned();
+                let parent = stack.last().map_or("", String::as_str);
+                if RECORDS.iter().any(|(p, c)| *p == parent && *c == name) {
+                    out.push(format!("user record <{name}> in <{parent}>"));
+                }
+                if module_xml && parent == "grades" && name == "grade" {
+                    out.push("per-user grade in the module's grades".into());
+                }
+                let choice = part.contains("/choice_") || part.contains("/survey_");
+                if module_xml && choice && parent == "answers" && name == "answer" {
+                    out.push("a user's answer".into());
+                }
+                if matches!(name.as_str(), "file" | "setting" | "override" | "enrol") {
+                    rec.clear();
+                }
+                leaf_text.clear();
+                if empty {
+                    rec.push((name, String::new()));
+                    continue;
+                }
+                if stack.len() >= max_depth {
+                    return Err(MbzError::xml(part, "nesting too deep"));
+                }
+                stack.push(name);
+            }
+            Event::Text(t) => {
+                leaf_text.push_str(&t.decode().map_err(|e| MbzError::xml(part, e.to_string()))?)
+            }
+            Event::GeneralRef(_) | Event::CData(_) => leaf_text.push('x'),
+            Event::End(_) => {
+                let name = stack.pop().unwrap_or_default();
+                match name.as_str() {
+                    "file" if part == "files.xml" => {
+                        let get = |k: &str| {
+                            rec.iter()
+                                .find(|(n, _)| n == k)
+                                .map_or("", |(_, v)| v.as_str())
+                        };
+                        if !is_null(get("userid")) {
+                            out.push(format!("file record keeps userid {}", get("userid")));
+                        }
+                        if learner(get("component"), get("filearea")) {
+                            out.push(format!(
+                                "learner file {}:{} {}",
+                                get("component"),
+                                get("filearea"),
+                                get("filename")
+                            ));
+                        }
+                    }
+                    "setting" if part == "moodle_backup.xml" => {
+                        let get = |k: &str| {
+                            rec.iter()
+                                .find(|(n, _)| n == k)
+                                .map_or("", |(_, v)| v.as_str())
+                        };
+                        let n = get("name");
+                        let user = matches!(
+                            n,
+                            "users"
+                                | "anonymize"
+                                | "role_assignments"
+                                | "userscompletion"
+                                | "logs"
+                                | "grade_histories"
+                        ) || n.ends_with("_userinfo");
+                        if user && get("value").trim() != "0" {
+                            out.push(format!("setting {n} = {}", get("value")));
+                        }
+                    }
+                    "override" => {
+                        let uid = rec
+                            .iter()
+                            .find(|(n, _)| n == "userid")
+                            .map_or("", |(_, v)| v.as_str());
+                        if !is_null(uid) {
+                            out.push(format!("override for user {uid}"));
+                        }
+                    }
+                    "password" if stack.last().map(String::as_str) == Some("enrol") => {
+                        if !is_null(&leaf_text) {
+                            out.push("enrolment password".into());
+                        }
+                    }
+                    _ => {}
+                }
+                rec.push((name, std::mem::take(&mut leaf_text)));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
