@@ -6,6 +6,10 @@
 //! - [`headers`]: the `pf-…` header names and reading them from any header map.
 //! - [`request`]: signing and verifying peer requests (canonical string, ±5 min, nonces).
 //! - [`response`]: signing and verifying responses (bound to the request's nonce).
+//! - [`token`]: the compact signed-token envelope shared by the next three.
+//! - [`assertion`]: user assertions bound to the calling peer.
+//! - [`delegation`]: a home's permission for a peer to act for one user, one purpose.
+//! - [`jump`]: single-use signed jumps from a user's home to a paired platform.
 //! - [`detached`]: detached signatures over bytes (archive manifests).
 //!
 //! This crate owns no storage: where a rule needs the database (the nonce store, the peers
@@ -13,12 +17,16 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod assertion;
 pub mod clock;
+pub mod delegation;
 pub mod detached;
 mod encoding;
 pub mod headers;
+pub mod jump;
 pub mod request;
 pub mod response;
+pub mod token;
 pub mod keys;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -28,3 +36,7 @@ pub use headers::HeaderSource;
 pub use keys::{Fingerprint, Identity, KeyError, KeyId, PublicKey};
 pub use request::{sign_request, verify_request, Nonce, PeerKeyStatus, RequestHeaders, SignError, SignedRequest, VerifiedRequest, VerifyError};
 pub use response::{sign_response, verify_response, ResponseError};
+pub use assertion::{issue_user_assertion, verify_user_assertion, ActingUser, AssertionError, Binding, UserAssertion};
+pub use delegation::{issue_delegation, verify_delegation, Delegation, DelegationError, Purpose};
+pub use token::TokenError;
+pub use jump::{issue_jump, jump_home, verify_jump, JumpUser, VerifiedJump};
