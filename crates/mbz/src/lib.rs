@@ -17,6 +17,7 @@ pub mod model;
 pub mod scan;
 pub mod staging;
 mod strip;
+pub mod transport;
 pub mod write;
 pub mod xml;
 
@@ -28,6 +29,9 @@ pub use limits::Limits;
 pub use model::*;
 pub use scan::{scan, scan_file, Finding, ScanReport};
 pub use staging::{BlobSource, DirStaging, StagingSink};
+pub use transport::{
+    assemble, build_transport, CourseIdentity, ManifestPart, TransportManifest, TransportSet,
+};
 pub use write::{export, export_with, ExportOptions, ExportSummary};
 
 /// SHA-1 of empty input: the contenthash of directory records.

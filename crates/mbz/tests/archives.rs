@@ -222,3 +222,72 @@ fn scanner_sees_users_in_inputs_and_none_in_exports() {
     }
     assert!(seen_users >= 5, "fixtures with users: {seen_users}");
 }
+
+#[test]
+fn transport_sets_reassemble_and_verify() {
+    for f in fixtures() {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let one = import_one(&f);
+        let exp = ExportCourse::from(one.a.clone());
+        let mut skeleton = Vec::new();
+        let set = build_transport(&exp, &one.stage, &mut skeleton).unwrap();
+        let m = TransportManifest {
+            course: CourseIdentity {
+                source_course_id: 1,
+                shortname: "S".into(),
+                fullname: "F".into(),
+            },
+            idnumber: "ID".into(),
+            source_platform: "p".into(),
+            archive_counter: 1,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            parts: set.parts.clone(),
+            signature: None,
+        };
+        let m = TransportManifest::parse(&m.to_canonical_json(), 1 << 32).unwrap();
+        assert_eq!(
+            set.parts.len(),
+            one.a.blobs.len() + 1,
+            "{name}: one part per blob plus the skeleton"
+        );
+        let open = |p: &ManifestPart| -> std::io::Result<Box<dyn std::io::Read>> {
+            if p.path == "skeleton.tar" {
+                Ok(Box::new(std::io::Cursor::new(skeleton.clone())))
+            } else {
+                Ok(Box::new(std::fs::File::open(
+                    one.stage.path_of(&p.sha256)?,
+                )?))
+            }
+        };
+        let out = one._tmp.path().join("assembled.mbz");
+        assemble(
+            &m,
+            open,
+            std::fs::File::create(&out).unwrap(),
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        assert!(check_invariants(&out).unwrap().is_empty(), "{name}");
+        let two = import_one(&out);
+        assert_eq!(view(&one.a), view(&two.a), "{name}");
+        // A tampered part is caught.
+        if let Some(bad) = m.parts.iter().find(|p| p.path != "skeleton.tar") {
+            let mut m2 = m.clone();
+            let i = m2.parts.iter().position(|p| p == bad).unwrap();
+            m2.parts[i].sha256 = "0".repeat(64);
+            let open2 = |p: &ManifestPart| -> std::io::Result<Box<dyn std::io::Read>> {
+                if p.path == "skeleton.tar" {
+                    Ok(Box::new(std::io::Cursor::new(skeleton.clone())))
+                } else {
+                    Ok(Box::new(std::fs::File::open(
+                        one.stage.path_of(&bad.sha256)?,
+                    )?))
+                }
+            };
+            assert!(matches!(
+                assemble(&m2, open2, std::io::sink(), &ExportOptions::default()),
+                Err(MbzError::Manifest(_))
+            ));
+        }
+    }
+}

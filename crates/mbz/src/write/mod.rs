@@ -8,13 +8,13 @@
 //! gzip header is fixed and chunking is content-driven, so the same input
 //! always gives the same bytes.
 
-mod gzip;
+pub(crate) mod gzip;
 pub(crate) mod native;
 mod patch;
 pub(crate) mod plan;
 pub mod ustar;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
@@ -81,40 +81,10 @@ pub fn export_with<B: BlobSource, W: Write>(
     out: W,
     opts: &ExportOptions,
 ) -> Result<ExportSummary> {
-    let resolved = plan::resolve(course, blobs)?;
-    let entries = plan::entries(&resolved, blobs)?;
-
-    // Directories implied by the file paths.
-    let mut dirs = BTreeSet::new();
-    for p in entries.keys() {
-        let mut acc = String::new();
-        let parts: Vec<&str> = p.split('/').collect();
-        for comp in &parts[..parts.len() - 1] {
-            acc.push_str(comp);
-            acc.push('/');
-            dirs.insert(acc.clone());
-        }
-    }
-    // One ordered list: each directory right before its contents.
-    let mut order: Vec<(String, bool)> = dirs
-        .into_iter()
-        .map(|d| (d, true))
-        .chain(entries.keys().map(|k| (k.clone(), false)))
-        .collect();
-    order.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-
+    let (order, entries, index) = layout(course, blobs)?;
     let mtime = ustar::FIXED_MTIME;
-    let mut index = format!("Moodle archive file index. Count: {}\n", order.len());
-    for (p, is_dir) in &order {
-        if *is_dir {
-            index.push_str(&format!("{p}\td\t0\t?\n"));
-        } else {
-            index.push_str(&format!("{p}\tf\t{}\t{mtime}\n", entries[p].size));
-        }
-    }
 
-    let chunk = opts.chunk_bytes.max(64 << 10);
-    let mut gz = gzip::ChunkedGz::new(out, opts.level, chunk, opts.threads)?;
+    let mut gz = gzip_writer(out, opts)?;
     let mut summary = ExportSummary {
         files: 1,
         directories: 0,
@@ -164,6 +134,61 @@ pub fn export_with<B: BlobSource, W: Write>(
     let (_, n) = gz.finish()?;
     summary.archive_bytes = n;
     Ok(summary)
+}
+
+/// Entry order (directories flagged), file entries and the index text.
+pub(crate) type Layout = (
+    Vec<(String, bool)>,
+    BTreeMap<String, plan::OutEntry>,
+    String,
+);
+
+pub(crate) fn layout<B: BlobSource>(course: &ExportCourse, blobs: &B) -> Result<Layout> {
+    let resolved = plan::resolve(course, blobs)?;
+    let entries = plan::entries(&resolved, blobs)?;
+    // Directories implied by the file paths.
+    let mut dirs = BTreeSet::new();
+    for p in entries.keys() {
+        let mut acc = String::new();
+        let parts: Vec<&str> = p.split('/').collect();
+        for comp in &parts[..parts.len() - 1] {
+            acc.push_str(comp);
+            acc.push('/');
+            dirs.insert(acc.clone());
+        }
+    }
+    // One ordered list: each directory right before its contents.
+    let mut order: Vec<(String, bool)> = dirs
+        .into_iter()
+        .map(|d| (d, true))
+        .chain(entries.keys().map(|k| (k.clone(), false)))
+        .collect();
+    order.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+
+    let mtime = ustar::FIXED_MTIME;
+    let mut index = format!("Moodle archive file index. Count: {}\n", order.len());
+    for (p, is_dir) in &order {
+        if *is_dir {
+            index.push_str(&format!("{p}\td\t0\t?\n"));
+        } else {
+            index.push_str(&format!("{p}\tf\t{}\t{mtime}\n", entries[p].size));
+        }
+    }
+
+    Ok((order, entries, index))
+}
+
+/// The gzip stream every archive is written through.
+pub(crate) fn gzip_writer<W: Write>(
+    out: W,
+    opts: &ExportOptions,
+) -> io::Result<gzip::ChunkedGz<W>> {
+    gzip::ChunkedGz::new(
+        out,
+        opts.level,
+        opts.chunk_bytes.max(64 << 10),
+        opts.threads,
+    )
 }
 
 fn write_file<W: Write>(
