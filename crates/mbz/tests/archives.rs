@@ -291,3 +291,216 @@ fn transport_sets_reassemble_and_verify() {
         }
     }
 }
+
+fn put_blob(stage: &mut DirStaging, bytes: &[u8]) -> String {
+    use std::io::Write as _;
+    let sha = pf_mbz::staging::sha256_hex(bytes);
+    let mut p = stage.begin().unwrap();
+    p.write_all(bytes).unwrap();
+    stage.commit(p, &sha).unwrap();
+    sha
+}
+
+fn native_activity(key: &str, module: &str, name: &str, section: u32) -> Activity {
+    Activity {
+        key: key.into(),
+        cmid: None,
+        instance_id: None,
+        contextid: None,
+        module: module.into(),
+        name: name.into(),
+        intro: format!("<p>{name}</p>"),
+        visible: true,
+        section_number: section,
+        content: ActivityContent::default(),
+    }
+}
+
+fn native_file(owner: &str, name: &str, sha256: &str, size: u64, mime: &str) -> FileRecord {
+    FileRecord {
+        id: None,
+        contenthash: String::new(),
+        sha256: Some(sha256.into()),
+        size,
+        filename: name.into(),
+        filepath: "/".into(),
+        mimetype: Some(mime.into()),
+        component: "mod_resource".into(),
+        filearea: "content".into(),
+        contextid: None,
+        itemid: 0,
+        author: Some("Ada".into()),
+        license: Some("cc-4.0".into()),
+        timecreated: 0,
+        timemodified: 0,
+        owner: Some(owner.into()),
+    }
+}
+
+#[test]
+fn a_native_course_exports_as_moodle_41_and_reimports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut stage = DirStaging::new(tmp.path().join("blobs")).unwrap();
+    let pdf = b"%PDF-1.4 not really".to_vec();
+    let sha = put_blob(&mut stage, &pdf);
+    let mut page = native_activity("p1", "page", "Welcome", 0);
+    page.content.html = Some("<h1>Hello & welcome</h1>".into());
+    let mut url = native_activity("u1", "url", "Moodle", 1);
+    url.content.external_url = Some("https://moodle.org/?a=1&b=2".into());
+    let course = ExportCourse {
+        base: None,
+        course: CourseModel {
+            fields: CourseFields {
+                fullname: "Native course".into(),
+                shortname: "NAT1".into(),
+                idnumber: "IDX".into(),
+                format: "topics".into(),
+                visible: true,
+                ..Default::default()
+            },
+            sections: vec![
+                Section {
+                    original_id: None,
+                    number: 0,
+                    name: None,
+                    summary: String::new(),
+                    visible: true,
+                },
+                Section {
+                    original_id: None,
+                    number: 1,
+                    name: Some("Week 1".into()),
+                    summary: "<p>s</p>".into(),
+                    visible: false,
+                },
+            ],
+            activities: vec![
+                page,
+                native_activity("l1", "label", "A label", 0),
+                url,
+                native_activity("r1", "resource", "Slides", 1),
+            ],
+            files: vec![
+                native_file("r1", ".", &sha, 0, "document/unknown"),
+                native_file(
+                    "r1",
+                    "slides.pdf",
+                    &sha,
+                    pdf.len() as u64,
+                    "application/pdf",
+                ),
+            ],
+        },
+    };
+    let out = tmp.path().join("native.mbz");
+    export(&course, &stage, std::fs::File::create(&out).unwrap()).unwrap();
+    assert_eq!(detect(&out).unwrap().format, "moodle2");
+    assert!(
+        check_invariants(&out).unwrap().is_empty(),
+        "{:#?}",
+        check_invariants(&out).unwrap()
+    );
+    assert!(scan_file(&out, &Limits::default()).unwrap().is_clean());
+    let back = import_one(&out);
+    let a = &back.a;
+    assert_eq!(a.base.info.backup_release, "4.1");
+    assert_eq!(a.course.fields.shortname, "NAT1");
+    assert_eq!(a.course.sections.len(), 2);
+    assert_eq!(a.course.sections[1].name.as_deref(), Some("Week 1"));
+    assert!(!a.course.sections[1].visible);
+    let acts: Vec<_> = a
+        .course
+        .activities
+        .iter()
+        .map(|x| (x.module.as_str(), x.name.as_str(), x.section_number))
+        .collect();
+    assert_eq!(
+        acts,
+        vec![
+            ("page", "Welcome", 0),
+            ("label", "A label", 0),
+            ("url", "Moodle", 1),
+            ("resource", "Slides", 1)
+        ]
+    );
+    assert_eq!(
+        a.course.activities[0].content.html.as_deref(),
+        Some("<h1>Hello & welcome</h1>")
+    );
+    assert_eq!(
+        a.course.activities[2].content.external_url.as_deref(),
+        Some("https://moodle.org/?a=1&b=2")
+    );
+    assert_eq!(a.course.activities[3].content.file_ids.len(), 1);
+    assert_eq!(a.blobs, vec![sha]);
+    let f = a
+        .course
+        .files
+        .iter()
+        .find(|f| f.filename == "slides.pdf")
+        .unwrap();
+    assert_eq!(f.contenthash, pf_mbz::staging::sha1_hex(&pdf));
+    assert_eq!(f.author.as_deref(), Some("Ada"));
+}
+
+#[test]
+fn edits_and_native_items_on_an_imported_course() {
+    let f = fixtures()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("gapfill_example_course"))
+        .unwrap();
+    let mut one = import_one(&f);
+    let max_id = one.a.base.max_id;
+    let mut exp = ExportCourse::from(one.a.clone());
+    exp.course.fields.fullname = "Renamed course".into();
+    exp.course.sections[1].name = Some("Renamed section".into());
+    exp.course.activities[0].visible = false;
+    exp.course.activities[1].name = "Renamed activity".into();
+    let removed = exp.course.activities.pop().unwrap();
+    exp.course.sections.push(Section {
+        original_id: None,
+        number: 2,
+        name: Some("New".into()),
+        summary: String::new(),
+        visible: true,
+    });
+    exp.course
+        .activities
+        .push(native_activity("new-page", "page", "New page", 2));
+    let sha = put_blob(&mut one.stage, b"hello video");
+    exp.course
+        .activities
+        .push(native_activity("new-res", "resource", "Clip", 2));
+    exp.course
+        .files
+        .push(native_file("new-res", "clip.mp4", &sha, 11, "video/mp4"));
+    let out = one._tmp.path().join("edited.mbz");
+    export(&exp, &one.stage, std::fs::File::create(&out).unwrap()).unwrap();
+    assert!(
+        check_invariants(&out).unwrap().is_empty(),
+        "{:#?}",
+        check_invariants(&out).unwrap()
+    );
+    let two = import_one(&out);
+    let c = &two.a.course;
+    assert_eq!(c.fields.fullname, "Renamed course");
+    assert_eq!(c.sections[1].name.as_deref(), Some("Renamed section"));
+    assert_eq!(c.sections[2].name.as_deref(), Some("New"));
+    assert!(c.sections[2].original_id.unwrap() > max_id);
+    assert!(!c.activities[0].visible);
+    assert_eq!(c.activities[1].name, "Renamed activity");
+    assert!(!c.activities.iter().any(|a| a.cmid == removed.cmid));
+    let new: Vec<_> = c
+        .activities
+        .iter()
+        .filter(|a| a.section_number == 2)
+        .collect();
+    assert_eq!(new.len(), 2);
+    assert!(new.iter().all(|a| a.cmid.unwrap() > max_id));
+    assert!(two.a.blobs.contains(&sha));
+    // Untouched parts stay byte-identical.
+    assert_eq!(
+        one.a.base.parts.get("questions.xml"),
+        two.a.base.parts.get("questions.xml")
+    );
+}
