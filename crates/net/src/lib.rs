@@ -10,6 +10,8 @@
 //! - [`assertion`]: user assertions bound to the calling peer.
 //! - [`delegation`]: a home's permission for a peer to act for one user, one purpose.
 //! - [`jump`]: single-use signed jumps from a user's home to a paired platform.
+//! - [`pairing`]: one-time codes and the three-message mutual proof.
+//! - [`messages`]: RPC message types (`describe`).
 //! - [`detached`]: detached signatures over bytes (archive manifests).
 //!
 //! This crate owns no storage: where a rule needs the database (the nonce store, the peers
@@ -28,6 +30,8 @@ pub mod request;
 pub mod response;
 pub mod token;
 pub mod keys;
+pub mod messages;
+pub mod pairing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use detached::{sign_bytes, verify_bytes, Signature, SignatureError};
@@ -40,3 +44,5 @@ pub use assertion::{issue_user_assertion, verify_user_assertion, ActingUser, Ass
 pub use delegation::{issue_delegation, verify_delegation, Delegation, DelegationError, Purpose};
 pub use token::TokenError;
 pub use jump::{issue_jump, jump_home, verify_jump, JumpUser, VerifiedJump};
+pub use pairing::{answer_hello, start_pairing, CodeDigest, PairHello, PairSide, PairWelcome, PairingCode, PairingError, ProofKey, Redeeming};
+pub use messages::{DescribeResponse, RemoteCategory, Transport};
