@@ -38,7 +38,7 @@ pub use detached::{sign_bytes, verify_bytes, Signature, SignatureError};
 pub use encoding::{sha256, sha256_hex};
 pub use headers::HeaderSource;
 pub use keys::{Fingerprint, Identity, KeyError, KeyId, PublicKey};
-pub use request::{sign_request, verify_request, Nonce, PeerKeyStatus, RequestHeaders, SignError, SignedRequest, VerifiedRequest, VerifyError};
+pub use request::{sign_request, Acting, verify_request, Nonce, PeerKeyStatus, RequestHeaders, SignError, SignedRequest, VerifiedRequest, VerifyError};
 pub use response::{sign_response, verify_response, ResponseError};
 pub use assertion::{issue_user_assertion, verify_user_assertion, ActingUser, AssertionError, Binding, UserAssertion};
 pub use delegation::{issue_delegation, verify_delegation, Delegation, DelegationError, Purpose};

@@ -2,7 +2,7 @@
 //!
 //! # Canonical string
 //!
-//! The caller signs these nine lines, joined by `\n` (no trailing newline), with its Ed25519 key:
+//! The caller signs these eleven lines, joined by `\n` (no trailing newline), with its Ed25519 key:
 //!
 //! ```text
 //! publishflow-request-v1
@@ -14,7 +14,12 @@
 //! <nonce>             base64url (no padding) of 16 random bytes
 //! <caller-key-id>     the signer's key id
 //! <receiver-key-id>   the key id of the platform the request is for
+//! <user-sha256>       lowercase hex SHA-256 of the `pf-user` header value, or `-` if absent
+//! <delegation-sha256> lowercase hex SHA-256 of the `pf-delegation` header value, or `-`
 //! ```
+//!
+//! The acting user's assertion and delegation ([`Acting`]) are signed tokens of their own, but
+//! covering them here too means they cannot be swapped between requests or stripped in transit.
 //!
 //! The query is **not** decoded or reordered: the receiver must pass the raw request target it
 //! received (`uri.path_and_query()`), so any change to a parameter, its order or its escaping
@@ -25,7 +30,7 @@
 //! # Headers
 //!
 //! [`headers::CALLER`](crate::headers::CALLER), `RECEIVER`, `TIMESTAMP`, `NONCE`, `BODY_SHA256`,
-//! `SIGNATURE` (lowercase `pf-…` names), each exactly once.
+//! `SIGNATURE` (lowercase `pf-…` names), each exactly once; `USER` and `DELEGATION` at most once.
 //!
 //! # Verification
 //!
@@ -107,6 +112,9 @@ pub enum SignError {
     /// The method or request target cannot be signed (see the module docs for the rules).
     #[error("invalid method or request target for a signed request")]
     InvalidTarget,
+    /// A user assertion or delegation is not a valid header value.
+    #[error("invalid user assertion or delegation header value")]
+    InvalidToken,
 }
 
 /// Why a signed request was refused. The server answers every variant with 401 and the
@@ -165,6 +173,28 @@ impl VerifyError {
     }
 }
 
+/// The acting user's tokens sent with a request (headers `pf-user` and `pf-delegation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acting<'a> {
+    /// The user assertion ([`crate::assertion`]), if a user acts.
+    pub user: Option<&'a str>,
+    /// The delegation ([`crate::delegation`]), when acting for a user whose home is the receiver.
+    pub delegation: Option<&'a str>,
+}
+
+impl Acting<'_> {
+    /// No acting user (platform-level calls such as `describe`).
+    pub const NONE: Acting<'static> = Acting { user: None, delegation: None };
+}
+
+fn token_line(token: Option<&str>) -> String {
+    token.map_or_else(|| "-".to_owned(), |t| hex::encode(crate::encoding::sha256(t.as_bytes())))
+}
+
+fn header_value_ok(v: &str) -> bool {
+    !v.is_empty() && v.len() <= headers::MAX_VALUE && v.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 /// Headers to add to an outgoing request, and the nonce to check the response against.
 #[derive(Debug, Clone)]
 pub struct SignedRequest {
@@ -188,6 +218,10 @@ pub struct VerifiedRequest {
     pub record_until: u64,
     /// The request's timestamp.
     pub timestamp: u64,
+    /// The signed `pf-user` assertion, for [`crate::assertion::verify_user_assertion`].
+    pub user: Option<String>,
+    /// The signed `pf-delegation` token, if any.
+    pub delegation: Option<String>,
 }
 
 /// Splits a request target into path and query, or `None` if it breaks the rules.
@@ -213,8 +247,10 @@ fn canonical(
     nonce: &Nonce,
     caller: &KeyId,
     receiver: &KeyId,
+    acting: Acting<'_>,
 ) -> String {
-    format!("{LABEL}\n{method}\n{path}\n{query}\n{body_hex}\n{timestamp}\n{nonce}\n{caller}\n{receiver}")
+    let (user, delegation) = (token_line(acting.user), token_line(acting.delegation));
+    format!("{LABEL}\n{method}\n{path}\n{query}\n{body_hex}\n{timestamp}\n{nonce}\n{caller}\n{receiver}\n{user}\n{delegation}")
 }
 
 /// Signs a request from `identity` to the platform whose key id is `receiver`.
@@ -224,26 +260,19 @@ pub fn sign_request(
     method: &str,
     path_and_query: &str,
     body_sha256: &[u8; 32],
+    acting: Acting<'_>,
     clock: &dyn Clock,
 ) -> Result<SignedRequest, SignError> {
-    sign_with_nonce(identity, receiver, method, path_and_query, body_sha256, clock.now(), Nonce::generate())
-}
-
-pub(crate) fn sign_with_nonce(
-    identity: &Identity,
-    receiver: &KeyId,
-    method: &str,
-    path_and_query: &str,
-    body_sha256: &[u8; 32],
-    timestamp: u64,
-    nonce: Nonce,
-) -> Result<SignedRequest, SignError> {
     let (path, query) = split_target(method, path_and_query).ok_or(SignError::InvalidTarget)?;
+    if !acting.user.is_none_or(header_value_ok) || !acting.delegation.is_none_or(header_value_ok) {
+        return Err(SignError::InvalidToken);
+    }
+    let (timestamp, nonce) = (clock.now(), Nonce::generate());
     let caller = identity.key_id();
     let body_hex = hex::encode(body_sha256);
-    let text = canonical(method, path, query, &body_hex, timestamp, &nonce, &caller, receiver);
+    let text = canonical(method, path, query, &body_hex, timestamp, &nonce, &caller, receiver, acting);
     let signature = b64(&identity.sign_raw(text.as_bytes()));
-    let headers = vec![
+    let mut headers = vec![
         (headers::CALLER, caller.to_string()),
         (headers::RECEIVER, receiver.to_string()),
         (headers::TIMESTAMP, timestamp.to_string()),
@@ -251,6 +280,12 @@ pub(crate) fn sign_with_nonce(
         (headers::BODY_SHA256, body_hex),
         (headers::SIGNATURE, signature),
     ];
+    if let Some(user) = acting.user {
+        headers.push((headers::USER, user.to_owned()));
+    }
+    if let Some(delegation) = acting.delegation {
+        headers.push((headers::DELEGATION, delegation.to_owned()));
+    }
     Ok(SignedRequest { headers, nonce })
 }
 
@@ -263,6 +298,8 @@ pub struct RequestHeaders {
     nonce: Nonce,
     body_sha256: [u8; 32],
     signature: [u8; 64],
+    user: Option<String>,
+    delegation: Option<String>,
 }
 
 fn header<'a, H: HeaderSource + ?Sized>(h: &'a H, name: &'static str) -> Result<&'a str, VerifyError> {
@@ -271,6 +308,14 @@ fn header<'a, H: HeaderSource + ?Sized>(h: &'a H, name: &'static str) -> Result<
         HeaderProblem::Duplicate => VerifyError::DuplicateHeader(name),
         HeaderProblem::Malformed => VerifyError::MalformedHeader(name),
     })
+}
+
+fn optional<H: HeaderSource + ?Sized>(h: &H, name: &'static str) -> Result<Option<String>, VerifyError> {
+    match header(h, name) {
+        Ok(v) => Ok(Some(v.to_owned())),
+        Err(VerifyError::MissingHeader(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Parses unix seconds: ASCII digits only, no leading zero, at most 15 digits.
@@ -294,7 +339,9 @@ impl RequestHeaders {
         let body_sha256 =
             parse_sha256_hex(header(h, headers::BODY_SHA256)?).ok_or(malformed(headers::BODY_SHA256))?;
         let signature = unb64_array::<64>(header(h, headers::SIGNATURE)?).ok_or(malformed(headers::SIGNATURE))?;
-        Ok(RequestHeaders { caller, receiver, timestamp, nonce, body_sha256, signature })
+        let user = optional(h, headers::USER)?;
+        let delegation = optional(h, headers::DELEGATION)?;
+        Ok(RequestHeaders { caller, receiver, timestamp, nonce, body_sha256, signature, user, delegation })
     }
 
     /// The key id the request claims to come from (look the peer up by it).
@@ -333,7 +380,9 @@ impl RequestHeaders {
             return Err(VerifyError::PeerKeyMismatch(self.caller));
         }
         let body_hex = hex::encode(self.body_sha256);
-        let text = canonical(method, path, query, &body_hex, self.timestamp, &self.nonce, &self.caller, receiver);
+        let acting = Acting { user: self.user.as_deref(), delegation: self.delegation.as_deref() };
+        let text =
+            canonical(method, path, query, &body_hex, self.timestamp, &self.nonce, &self.caller, receiver, acting);
         if !key.verify_raw(text.as_bytes(), &self.signature) {
             return Err(VerifyError::BadSignature);
         }
@@ -343,6 +392,8 @@ impl RequestHeaders {
             nonce: self.nonce,
             record_until: now.max(self.timestamp) + NONCE_TTL,
             timestamp: self.timestamp,
+            user: self.user,
+            delegation: self.delegation,
         })
     }
 }

@@ -17,7 +17,7 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn sign(&self, method: &str, target: &str, body: &[u8]) -> SignedRequest {
-        sign_request(&self.caller, &self.receiver.key_id(), method, target, &sha256(body), &self.clock).unwrap()
+        sign_request(&self.caller, &self.receiver.key_id(), method, target, &sha256(body), Acting::NONE, &self.clock).unwrap()
     }
 
     fn lookup(&self) -> impl Fn(&KeyId) -> Option<PeerKeyStatus> + '_ {
@@ -87,7 +87,7 @@ fn a_key_claiming_another_peers_id_is_refused() {
     let f = fixture();
     let mallory = Identity::generate();
     let mut signed =
-        sign_request(&mallory, &f.receiver.key_id(), "GET", "/rpc/describe", &sha256(b""), &f.clock).unwrap();
+        sign_request(&mallory, &f.receiver.key_id(), "GET", "/rpc/describe", &sha256(b""), Acting::NONE, &f.clock).unwrap();
     set(&mut signed.headers, headers::CALLER, f.caller.key_id().as_str());
     assert_eq!(f.verify("GET", "/rpc/describe", &signed.headers, b""), Err(VerifyError::BadSignature));
 }
@@ -204,7 +204,7 @@ fn bad_methods_and_targets_are_refused_on_both_sides() {
     for (method, target) in [("get", "/rpc/describe"), ("", "/x"), ("GET", "rpc/describe"), ("GET", "/a b"), ("GET", "/a#frag"), ("GET", "/a\nb"), ("GET", "http://evil/x")] {
         assert_eq!(f.verify(method, target, &signed.headers, b""), Err(VerifyError::MalformedTarget), "{method} {target}");
         assert_eq!(
-            sign_request(&f.caller, &f.receiver.key_id(), method, target, &sha256(b""), &f.clock).unwrap_err(),
+            sign_request(&f.caller, &f.receiver.key_id(), method, target, &sha256(b""), Acting::NONE, &f.clock).unwrap_err(),
             SignError::InvalidTarget
         );
     }
@@ -263,4 +263,33 @@ fn random_header_mutations_never_panic_and_never_verify() {
             assert!(result.is_err(), "{headers:?}");
         }
     }
+}
+
+#[test]
+fn acting_user_tokens_are_covered_by_the_signature() {
+    let f = fixture();
+    let acting = Acting { user: Some("pf1.user.AAA.BBB"), delegation: Some("pf1.delegation.CCC.DDD") };
+    let signed =
+        sign_request(&f.caller, &f.receiver.key_id(), "POST", "/rpc/deploy", &sha256(b"{}"), acting, &f.clock).unwrap();
+    let v = f.verify("POST", "/rpc/deploy", &signed.headers, b"{}").unwrap();
+    assert_eq!(v.user.as_deref(), acting.user);
+    assert_eq!(v.delegation.as_deref(), acting.delegation);
+    // Swapped, stripped or added tokens break the signature.
+    let mut swapped = signed.headers.clone();
+    set(&mut swapped, headers::USER, "pf1.user.EEE.FFF");
+    assert_eq!(f.verify("POST", "/rpc/deploy", &swapped, b"{}"), Err(VerifyError::BadSignature));
+    let stripped: Vec<_> = signed.headers.iter().filter(|(k, _)| *k != headers::DELEGATION).cloned().collect();
+    assert_eq!(f.verify("POST", "/rpc/deploy", &stripped, b"{}"), Err(VerifyError::BadSignature));
+    let plain = f.sign("POST", "/rpc/deploy", b"{}");
+    let mut added = plain.headers.clone();
+    added.push((headers::USER, "pf1.user.AAA.BBB".into()));
+    assert_eq!(f.verify("POST", "/rpc/deploy", &added, b"{}"), Err(VerifyError::BadSignature));
+    let mut twice = signed.headers.clone();
+    twice.push((headers::USER, "pf1.user.AAA.BBB".into()));
+    assert_eq!(f.verify("POST", "/rpc/deploy", &twice, b"{}"), Err(VerifyError::DuplicateHeader(headers::USER)));
+    let bad = Acting { user: Some("has space"), delegation: None };
+    assert_eq!(
+        sign_request(&f.caller, &f.receiver.key_id(), "POST", "/rpc/deploy", &sha256(b"{}"), bad, &f.clock).unwrap_err(),
+        SignError::InvalidToken
+    );
 }
