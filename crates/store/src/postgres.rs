@@ -1,0 +1,28 @@
+//! The PostgreSQL backend: connection set-up and migrations.
+//!
+//! Chosen by a `postgres://` or `postgresql://` URL (a Unix socket is named with
+//! `?host=/var/run/postgresql`). Several `serve` replicas may share the database; migrations take
+//! a table lock so only one applies them.
+
+use crate::migrate::Migration;
+use crate::StoreResult;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use std::time::Duration;
+
+/// PostgreSQL's migrations, oldest first. Never edit a released one: add a new file.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/postgres/0001_initial.sql"),
+}];
+
+/// Opens a pool on an existing database.
+pub(crate) async fn connect(url: &str) -> StoreResult<AnyPool> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await?;
+    Ok(pool)
+}

@@ -1,0 +1,79 @@
+//! The SQLite backend: connection set-up and migrations.
+//!
+//! The database is one file in the platform's data dir, shared by the server and the CLI. Every
+//! connection runs in WAL mode with foreign keys on and a busy timeout of
+//! [`BUSY_TIMEOUT_MS`], so a CLI command waits for the server's write instead of failing.
+//! Write transactions start with `BEGIN IMMEDIATE` (see `Store::write_tx`).
+
+use crate::migrate::Migration;
+use crate::{StoreError, StoreResult};
+use sqlx::any::AnyPoolOptions;
+use sqlx::pool::PoolConnectionMetadata;
+use sqlx::Executor;
+use sqlx::{AnyConnection, AnyPool};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// How long a connection waits for another writer before giving up (milliseconds).
+pub const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// SQLite's migrations, oldest first. Never edit a released one: add a new file.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+}];
+
+/// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.
+pub fn path_of(url: &str) -> StoreResult<&Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if rest.is_empty() || rest.contains('?') || rest.contains('#') || rest.starts_with(":memory:") {
+        return Err(StoreError::Url(
+            "an SQLite URL must name a file, without parameters (sqlite://PATH)".into(),
+        ));
+    }
+    Ok(Path::new(rest))
+}
+
+type ConnectHook<'c> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+fn configure(conn: &mut AnyConnection, _meta: PoolConnectionMetadata) -> ConnectHook<'_> {
+    Box::pin(async move {
+        let pragmas = format!(
+            "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+        );
+        conn.execute(pragmas.as_str()).await?;
+        Ok(())
+    })
+}
+
+/// Creates the file if needed (mode 0600) and opens a pool whose connections are configured.
+pub(crate) async fn connect(url: &str) -> StoreResult<AnyPool> {
+    let path = path_of(url)?;
+    create_private_file(path)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(configure)
+        .connect(&format!("sqlite://{}", path.display()))
+        .await?;
+    Ok(pool)
+}
+
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The storage conformance suite: every test runs on a fresh SQLite database always, and on a
+//! fresh PostgreSQL database (created and dropped per test) when `PUBLISHFLOW_TEST_DATABASE_URL`
+//! is set. An unreachable PostgreSQL fails the run; it is never skipped silently.
+
+#[path = "conformance/harness.rs"]
+mod harness;
+
+#[path = "conformance/catalog.rs"]
+mod catalog;
+
+#[path = "conformance/content.rs"]
+mod content;
+
+#[path = "conformance/people.rs"]
+mod people;
+
+#[path = "conformance/auth.rs"]
+mod auth;
