@@ -204,7 +204,7 @@ fn run<R: Read + Seek, S: StagingSink>(
     let mut mroot = load(sink, &mref, "moodle_backup.xml", limits)?;
     let man = extract::manifest(&mroot).map_err(MbzError::Structure)?;
     let mut max_id = extract::max_id(&mroot);
-    let orig = mroot.clone();
+    let orig = mroot.digest();
     strip::strip_part("moodle_backup.xml", &mut mroot, &HashSet::new());
     replace_if_changed(
         sink,
@@ -212,7 +212,7 @@ fn run<R: Read + Seek, S: StagingSink>(
         &mut parts,
         &mut report,
         "moodle_backup.xml",
-        &orig,
+        orig,
         &mroot,
     )?;
 
@@ -223,7 +223,7 @@ fn run<R: Read + Seek, S: StagingSink>(
         .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
     let mut froot = load(sink, &fref, "files.xml", limits)?;
     max_id = max_id.max(extract::max_id(&froot));
-    let orig = froot.clone();
+    let orig = froot.digest();
     let dropped_files = strip::strip_files(&mut froot);
     report.files_removed = dropped_files.len() as u64;
     replace_if_changed(
@@ -232,7 +232,7 @@ fn run<R: Read + Seek, S: StagingSink>(
         &mut parts,
         &mut report,
         "files.xml",
-        &orig,
+        orig,
         &froot,
     )?;
     let mut files = Vec::new();
@@ -273,9 +273,9 @@ fn run<R: Read + Seek, S: StagingSink>(
         let pref = parts[&path].clone();
         let mut root = load(sink, &pref, &path, limits)?;
         max_id = max_id.max(extract::max_id(&root));
-        let orig = root.clone();
+        let orig = root.digest();
         report.records_removed += strip::strip_part(&path, &mut root, &dropped_files);
-        replace_if_changed(sink, staged, &mut parts, &mut report, &path, &orig, &root)?;
+        replace_if_changed(sink, staged, &mut parts, &mut report, &path, orig, &root)?;
         collect(&path, &root, &mut col);
     }
     for a in &man.activities {
@@ -307,10 +307,10 @@ fn replace_if_changed<S: StagingSink>(
     parts: &mut BTreeMap<String, PartRef>,
     report: &mut StripReport,
     path: &str,
-    orig: &Element,
+    orig: [u8; 32],
     new: &Element,
 ) -> Result<()> {
-    if orig.same_as(new) {
+    if orig == new.digest() {
         return Ok(());
     }
     let bytes = new.to_moodle_xml();

@@ -278,6 +278,39 @@ impl Element {
             })
     }
 
+    /// A digest of the tree with the same notion of equality as
+    /// [`Element::same_as`]; lets callers detect a change without keeping
+    /// a copy of a large tree.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        fn feed(e: &Element, h: &mut sha2::Sha256) {
+            h.update(b"<");
+            h.update(e.name.as_bytes());
+            for (k, v) in &e.attrs {
+                h.update(b"\0");
+                h.update(k.as_bytes());
+                h.update(b"=");
+                h.update(v.as_bytes());
+            }
+            h.update(b">");
+            for n in &e.children {
+                match n {
+                    Node::Elem(c) => feed(c, h),
+                    Node::Text(t) if t.trim().is_empty() => {}
+                    Node::Text(t) => {
+                        h.update(b"\x01");
+                        h.update(t.as_bytes());
+                        h.update(b"\x02");
+                    }
+                }
+            }
+            h.update(b"</>");
+        }
+        let mut h = sha2::Sha256::new();
+        feed(self, &mut h);
+        h.finalize().into()
+    }
+
     /// Serialise as a Moodle backup part: prolog, then the tree.
     pub fn to_moodle_xml(&self) -> Vec<u8> {
         let mut out = String::with_capacity(1024);

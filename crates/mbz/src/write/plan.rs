@@ -288,10 +288,11 @@ fn patched<B: BlobSource>(
     f: impl FnOnce(&mut Element),
 ) -> Result<Option<Vec<u8>>> {
     let bytes = read_all(blobs, sha256)?;
-    let orig = xml::parse(&bytes, path, 256)?;
-    let mut new = orig.clone();
-    f(&mut new);
-    Ok((!orig.same_as(&new)).then(|| new.to_moodle_xml()))
+    let mut tree = xml::parse(&bytes, path, 256)?;
+    drop(bytes);
+    let before = tree.digest();
+    f(&mut tree);
+    Ok((before != tree.digest()).then(|| tree.to_moodle_xml()))
 }
 
 /// Every file entry of the output, by path (sorted).
