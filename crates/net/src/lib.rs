@@ -13,6 +13,7 @@
 //! - [`pairing`]: one-time codes and the three-message mutual proof.
 //! - [`messages`]: RPC message types (`describe`).
 //! - [`detached`]: detached signatures over bytes (archive manifests).
+//! - `client` (feature `client`, on by default): the signing, verifying HTTP peer client.
 //!
 //! This crate owns no storage: where a rule needs the database (the nonce store, the peers
 //! table), functions take a lookup or return what the caller must record.
@@ -21,6 +22,8 @@
 
 pub mod assertion;
 pub mod clock;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod delegation;
 pub mod detached;
 mod encoding;
@@ -46,3 +49,5 @@ pub use token::TokenError;
 pub use jump::{issue_jump, jump_home, verify_jump, JumpUser, VerifiedJump};
 pub use pairing::{answer_hello, start_pairing, CodeDigest, PairHello, PairSide, PairWelcome, PairingCode, PairingError, ProofKey, Redeeming};
 pub use messages::{DescribeResponse, RemoteCategory, Transport};
+#[cfg(feature = "client")]
+pub use client::{ClientConfig, ClientError, PeerClient, PeerEndpoint, PeerResponse};
