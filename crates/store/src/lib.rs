@@ -16,10 +16,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod activities;
 mod audit;
 mod auth;
-// pub mod blob;
-mod activities;
+pub mod blob;
 mod categories;
 mod courses;
 mod error;

@@ -16,3 +16,6 @@ mod people;
 
 #[path = "conformance/auth.rs"]
 mod auth;
+
+#[path = "conformance/blob.rs"]
+mod blob;
