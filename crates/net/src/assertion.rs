@@ -131,17 +131,34 @@ pub fn verify_user_assertion(
     let (caller_id, receiver_id) = (caller.key_id(), receiver.key_id());
     check_issuer(&claims.issuer, &caller_id)?;
     check_audience(&claims.audience, &receiver_id)?;
-    check_times(claims.issued_at, claims.expires_at, ASSERTION_MAX_LIFETIME, clock.now())?;
+    check_times(
+        claims.issued_at,
+        claims.expires_at,
+        ASSERTION_MAX_LIFETIME,
+        clock.now(),
+    )?;
     let binding = if claims.home == caller_id {
         Binding::OwnUser
     } else if claims.home == receiver_id {
         let purpose = purpose.ok_or(AssertionError::NotDelegable)?;
         let delegation = delegation.ok_or(AssertionError::DelegationRequired)?;
-        Binding::Delegated(verify_delegation(delegation, receiver, &caller_id, purpose, &claims.username, clock)?)
+        Binding::Delegated(verify_delegation(
+            delegation,
+            receiver,
+            &caller_id,
+            purpose,
+            &claims.username,
+            clock,
+        )?)
     } else {
         return Err(AssertionError::ForeignUser(claims.home));
     };
-    Ok(ActingUser { username: claims.username, home: claims.home, binding, nonce: claims.nonce })
+    Ok(ActingUser {
+        username: claims.username,
+        home: claims.home,
+        binding,
+        nonce: claims.nonce,
+    })
 }
 
 #[cfg(test)]

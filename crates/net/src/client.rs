@@ -111,9 +111,10 @@ impl ClientError {
         match self {
             ClientError::Unauthenticated => ErrorCode::Unauthenticated,
             ClientError::Peer(envelope) => envelope.code,
-            ClientError::InvalidBaseUrl(_) | ClientError::InvalidPath(_) | ClientError::Build(_) | ClientError::Sign(_) => {
-                ErrorCode::Internal
-            }
+            ClientError::InvalidBaseUrl(_)
+            | ClientError::InvalidPath(_)
+            | ClientError::Build(_)
+            | ClientError::Sign(_) => ErrorCode::Internal,
             ClientError::UnexpectedStatus(_) => ErrorCode::Failed,
             ClientError::Unreachable(_)
             | ClientError::Timeout
@@ -166,9 +167,14 @@ impl PeerEndpoint {
         let (path_part, _) = path.split_once('?').unwrap_or((path, ""));
         let ok = path.starts_with('/')
             && !path.starts_with("//")
-            && path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'#' && b != b'\\')
+            && path
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'#' && b != b'\\')
             && !path_part.split('/').any(|seg| {
-                matches!(seg.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+                matches!(
+                    seg.to_ascii_lowercase().as_str(),
+                    "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+                )
             });
         if !ok {
             return Err(bad());
@@ -207,7 +213,9 @@ pub struct PeerClient {
 
 impl std::fmt::Debug for PeerClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerClient").field("identity", &self.identity).finish_non_exhaustive()
+        f.debug_struct("PeerClient")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -232,7 +240,11 @@ fn send_error(err: reqwest::Error) -> ClientError {
 
 impl PeerClient {
     /// A client signing as `identity`.
-    pub fn new(identity: Arc<Identity>, clock: Arc<dyn Clock>, config: ClientConfig) -> Result<PeerClient, ClientError> {
+    pub fn new(
+        identity: Arc<Identity>,
+        clock: Arc<dyn Clock>,
+        config: ClientConfig,
+    ) -> Result<PeerClient, ClientError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
@@ -240,7 +252,12 @@ impl PeerClient {
             .user_agent(concat!("publishflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Build(describe_error(&e)))?;
-        Ok(PeerClient { http, identity, clock, max_response_bytes: config.max_response_bytes })
+        Ok(PeerClient {
+            http,
+            identity,
+            clock,
+            max_response_bytes: config.max_response_bytes,
+        })
     }
 
     async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ClientError> {
@@ -273,8 +290,15 @@ impl PeerClient {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
-        let signed =
-            sign_request(&self.identity, &peer.key.key_id(), method.as_str(), &target, &sha256(&body), acting, &*self.clock)?;
+        let signed = sign_request(
+            &self.identity,
+            &peer.key.key_id(),
+            method.as_str(),
+            &target,
+            &sha256(&body),
+            acting,
+            &*self.clock,
+        )?;
         let mut request = self.http.request(method, url);
         for (name, value) in &signed.headers {
             request = request.header(*name, value.as_str());
@@ -285,19 +309,35 @@ impl PeerClient {
         let response = request.body(body).send().await.map_err(send_error)?;
         let status = response.status();
         if status.is_redirection() {
-            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            return Err(ClientError::Redirected { status: status.as_u16(), location });
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Err(ClientError::Redirected {
+                status: status.as_u16(),
+                location,
+            });
         }
         let headers = response.headers().clone();
         let body = self.read_body(response).await?;
-        let verified =
-            verify_response(status.as_u16(), &headers, &sha256(&body), &peer.key, &signed.nonce, &self.identity.key_id());
+        let verified = verify_response(
+            status.as_u16(),
+            &headers,
+            &sha256(&body),
+            &peer.key,
+            &signed.nonce,
+            &self.identity.key_id(),
+        );
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthenticated);
         }
         verified?;
         if status.is_success() {
-            return Ok(PeerResponse { status: status.as_u16(), body });
+            return Ok(PeerResponse {
+                status: status.as_u16(),
+                body,
+            });
         }
         match serde_json::from_slice::<ErrorEnvelope>(&body) {
             Ok(envelope) => Err(ClientError::Peer(envelope)),
@@ -306,8 +346,15 @@ impl PeerClient {
     }
 
     /// A signed GET whose answer is JSON.
-    pub async fn get_json<T: DeserializeOwned>(&self, peer: &PeerEndpoint, path: &str, acting: Acting<'_>) -> Result<T, ClientError> {
-        let response = self.call(peer, Method::GET, path, Vec::new(), None, acting).await?;
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        peer: &PeerEndpoint,
+        path: &str,
+        acting: Acting<'_>,
+    ) -> Result<T, ClientError> {
+        let response = self
+            .call(peer, Method::GET, path, Vec::new(), None, acting)
+            .await?;
         serde_json::from_slice(&response.body).map_err(|e| ClientError::BadBody(e.to_string()))
     }
 
@@ -320,7 +367,16 @@ impl PeerClient {
         acting: Acting<'_>,
     ) -> Result<T, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::BadBody(e.to_string()))?;
-        let response = self.call(peer, Method::POST, path, bytes, Some("application/json"), acting).await?;
+        let response = self
+            .call(
+                peer,
+                Method::POST,
+                path,
+                bytes,
+                Some("application/json"),
+                acting,
+            )
+            .await?;
         serde_json::from_slice(&response.body).map_err(|e| ClientError::BadBody(e.to_string()))
     }
 
@@ -332,13 +388,30 @@ impl PeerClient {
     /// `POST /pair` with a hello (SPEC §6.1). Not signed — no keys are known yet; the welcome's
     /// proof authenticates the answer ([`crate::pairing::Redeeming::finish`]). The same rules on
     /// URLs, redirects, timeouts and size apply.
-    pub async fn pair(&self, inviter_url: &str, hello: &PairHello) -> Result<PairWelcome, ClientError> {
+    pub async fn pair(
+        &self,
+        inviter_url: &str,
+        hello: &PairHello,
+    ) -> Result<PairWelcome, ClientError> {
         let url = PeerEndpoint::new(inviter_url, hello.redeemer.public_key)?.url_for("/pair")?;
-        let response = self.http.post(url).json(hello).send().await.map_err(send_error)?;
+        let response = self
+            .http
+            .post(url)
+            .json(hello)
+            .send()
+            .await
+            .map_err(send_error)?;
         let status = response.status();
         if status.is_redirection() {
-            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            return Err(ClientError::Redirected { status: status.as_u16(), location });
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Err(ClientError::Redirected {
+                status: status.as_u16(),
+                location,
+            });
         }
         let body = self.read_body(response).await?;
         if !status.is_success() {

@@ -19,7 +19,9 @@ struct Seen {
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// Serves exactly one request with `answer`, returning the base URL.
-async fn serve_once(answer: impl FnOnce(&Seen) -> Answer + Send + 'static) -> (String, tokio::task::JoinHandle<Seen>) {
+async fn serve_once(
+    answer: impl FnOnce(&Seen) -> Answer + Send + 'static,
+) -> (String, tokio::task::JoinHandle<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -37,20 +39,34 @@ async fn serve_once(answer: impl FnOnce(&Seen) -> Answer + Send + 'static) -> (S
         let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
         let mut lines = head.split("\r\n");
         let mut request_line = lines.next().unwrap().split(' ');
-        let (method, target) = (request_line.next().unwrap().to_owned(), request_line.next().unwrap().to_owned());
+        let (method, target) = (
+            request_line.next().unwrap().to_owned(),
+            request_line.next().unwrap().to_owned(),
+        );
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        let len: usize = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
         let mut body = buf[head_end + 4..].to_vec();
         while body.len() < len {
             let n = sock.read(&mut chunk).await.unwrap();
             body.extend_from_slice(&chunk[..n]);
         }
-        let seen = Seen { method, target, headers, body };
+        let seen = Seen {
+            method,
+            target,
+            headers,
+            body,
+        };
         let (status, extra, reply) = answer(&seen);
-        let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", reply.len());
+        let mut out = format!(
+            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+            reply.len()
+        );
         for (k, v) in extra {
             out.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -71,12 +87,22 @@ struct F {
 
 fn f() -> F {
     let us = Arc::new(Identity::generate());
-    let client = PeerClient::new(us.clone(), Arc::new(SystemClock), ClientConfig::default()).unwrap();
-    F { us, peer: Arc::new(Identity::generate()), client }
+    let client =
+        PeerClient::new(us.clone(), Arc::new(SystemClock), ClientConfig::default()).unwrap();
+    F {
+        us,
+        peer: Arc::new(Identity::generate()),
+        client,
+    }
 }
 
 /// The honest peer: verifies our request like the server will, then signs its answer.
-fn honest(peer: Arc<Identity>, us: PublicKey, status: u16, body: Vec<u8>) -> impl FnOnce(&Seen) -> Answer {
+fn honest(
+    peer: Arc<Identity>,
+    us: PublicKey,
+    status: u16,
+    body: Vec<u8>,
+) -> impl FnOnce(&Seen) -> Answer {
     move |seen: &Seen| {
         let verified = verify_request(
             &seen.method,
@@ -88,8 +114,21 @@ fn honest(peer: Arc<Identity>, us: PublicKey, status: u16, body: Vec<u8>) -> imp
             &SystemClock,
         )
         .expect("the client's request verifies");
-        let headers = sign_response(&peer, status, &sha256(&body), &verified.nonce, &verified.caller);
-        (status, headers.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), body)
+        let headers = sign_response(
+            &peer,
+            status,
+            &sha256(&body),
+            &verified.nonce,
+            &verified.caller,
+        );
+        (
+            status,
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            body,
+        )
     }
 }
 
@@ -97,33 +136,69 @@ fn honest(peer: Arc<Identity>, us: PublicKey, status: u16, body: Vec<u8>) -> imp
 async fn a_signed_round_trip_works() {
     let f = f();
     let describe = br#"{"name":"cat","role":"catalog","version":"0.1.0","url":"http://x","transports":["http"],"categories":[]}"#;
-    let (base, task) = serve_once(honest(f.peer.clone(), *f.us.public_key(), 200, describe.to_vec())).await;
+    let (base, task) = serve_once(honest(
+        f.peer.clone(),
+        *f.us.public_key(),
+        200,
+        describe.to_vec(),
+    ))
+    .await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
     let d = f.client.describe(&endpoint).await.unwrap();
     assert_eq!(d.name, "cat");
     let seen = task.await.unwrap();
-    assert_eq!((seen.method.as_str(), seen.target.as_str()), ("GET", "/rpc/describe"));
+    assert_eq!(
+        (seen.method.as_str(), seen.target.as_str()),
+        ("GET", "/rpc/describe")
+    );
 }
 
 #[tokio::test]
 async fn post_with_query_and_acting_user_verifies_on_the_other_side() {
     let f = f();
-    let (base, task) = serve_once(honest(f.peer.clone(), *f.us.public_key(), 200, b"{\"ok\":1}".to_vec())).await;
+    let (base, task) = serve_once(honest(
+        f.peer.clone(),
+        *f.us.public_key(),
+        200,
+        b"{\"ok\":1}".to_vec(),
+    ))
+    .await;
     let endpoint = PeerEndpoint::new(&format!("{base}/"), *f.peer.public_key()).unwrap();
-    let acting = Acting { user: Some("pf1.user.x.y"), delegation: None };
-    let v: serde_json::Value =
-        f.client.post_json(&endpoint, "/rpc/offer?mode=test&x=%20", &serde_json::json!({"a": 1}), acting).await.unwrap();
+    let acting = Acting {
+        user: Some("pf1.user.x.y"),
+        delegation: None,
+    };
+    let v: serde_json::Value = f
+        .client
+        .post_json(
+            &endpoint,
+            "/rpc/offer?mode=test&x=%20",
+            &serde_json::json!({"a": 1}),
+            acting,
+        )
+        .await
+        .unwrap();
     assert_eq!(v["ok"], 1);
     let seen = task.await.unwrap();
     assert_eq!(seen.target, "/rpc/offer?mode=test&x=%20");
-    assert!(seen.headers.iter().any(|(k, v)| k == "pf-user" && v == "pf1.user.x.y"));
+    assert!(seen
+        .headers
+        .iter()
+        .any(|(k, v)| k == "pf-user" && v == "pf1.user.x.y"));
 }
 
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
     let f = f();
     // Nothing listens on the target: following it would give "unreachable", not "redirected".
-    let (base, task) = serve_once(|_: &Seen| (302, vec![("location".into(), "http://127.0.0.1:9/evil".into())], vec![])).await;
+    let (base, task) = serve_once(|_: &Seen| {
+        (
+            302,
+            vec![("location".into(), "http://127.0.0.1:9/evil".into())],
+            vec![],
+        )
+    })
+    .await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
     let err = f.client.describe(&endpoint).await.unwrap_err();
     assert!(
@@ -139,8 +214,15 @@ async fn an_unsigned_response_is_refused() {
     let f = f();
     let (base, task) = serve_once(|_: &Seen| (200, vec![], b"{}".to_vec())).await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
-    let err = f.client.get_json::<serde_json::Value>(&endpoint, "/rpc/describe", Acting::NONE).await.unwrap_err();
-    assert!(matches!(err, ClientError::ResponseRefused(ResponseError::Unsigned)), "{err:?}");
+    let err = f
+        .client
+        .get_json::<serde_json::Value>(&endpoint, "/rpc/describe", Acting::NONE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::ResponseRefused(ResponseError::Unsigned)),
+        "{err:?}"
+    );
     task.await.unwrap();
 }
 
@@ -156,34 +238,72 @@ async fn a_tampered_or_impostor_response_is_refused() {
     })
     .await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
-    let err = f.client.get_json::<serde_json::Value>(&endpoint, "/rpc/describe", Acting::NONE).await.unwrap_err();
-    assert!(matches!(err, ClientError::ResponseRefused(ResponseError::BodyDigestMismatch)), "{err:?}");
+    let err = f
+        .client
+        .get_json::<serde_json::Value>(&endpoint, "/rpc/describe", Acting::NONE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::ResponseRefused(ResponseError::BodyDigestMismatch)
+        ),
+        "{err:?}"
+    );
     task.await.unwrap();
     // An impostor at the recorded URL signs with its own key.
     let impostor = Arc::new(Identity::generate());
     let (base, task) = serve_once(move |seen: &Seen| {
-        let nonce = seen.headers.iter().find(|(k, _)| k == "pf-nonce").unwrap().1.clone();
+        let nonce = seen
+            .headers
+            .iter()
+            .find(|(k, _)| k == "pf-nonce")
+            .unwrap()
+            .1
+            .clone();
         let nonce = crate::request::Nonce::parse(&nonce).unwrap();
         let h = sign_response(&impostor, 200, &sha256(b"{}"), &nonce, &us.key_id());
-        (200, h.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), b"{}".to_vec())
+        (
+            200,
+            h.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            b"{}".to_vec(),
+        )
     })
     .await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
-    let err = f.client.get_json::<serde_json::Value>(&endpoint, "/rpc/describe", Acting::NONE).await.unwrap_err();
-    assert!(matches!(err, ClientError::ResponseRefused(ResponseError::WrongResponder(_))), "{err:?}");
+    let err = f
+        .client
+        .get_json::<serde_json::Value>(&endpoint, "/rpc/describe", Acting::NONE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::ResponseRefused(ResponseError::WrongResponder(_))
+        ),
+        "{err:?}"
+    );
     task.await.unwrap();
 }
 
 #[tokio::test]
 async fn status_401_and_signed_envelopes_map_to_their_codes() {
     let f = f();
-    let (base, task) = serve_once(|_: &Seen| (401, vec![], br#"{"status":401,"code":"unauthenticated","message":"no"}"#.to_vec())).await;
+    let (base, task) = serve_once(|_: &Seen| {
+        (
+            401,
+            vec![],
+            br#"{"status":401,"code":"unauthenticated","message":"no"}"#.to_vec(),
+        )
+    })
+    .await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
     let err = f.client.describe(&endpoint).await.unwrap_err();
     assert!(matches!(err, ClientError::Unauthenticated));
     assert_eq!(err.error_code(), ErrorCode::Unauthenticated);
     task.await.unwrap();
-    let envelope = serde_json::to_vec(&ErrorEnvelope::new(ErrorCode::NotAdmitted, "no grant")).unwrap();
+    let envelope =
+        serde_json::to_vec(&ErrorEnvelope::new(ErrorCode::NotAdmitted, "no grant")).unwrap();
     let (base, task) = serve_once(honest(f.peer.clone(), *f.us.public_key(), 403, envelope)).await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
     let err = f.client.describe(&endpoint).await.unwrap_err();
@@ -207,8 +327,14 @@ async fn an_unreachable_peer_is_peer_unreachable() {
 fn only_paths_under_the_recorded_base_url_are_called() {
     let key = *Identity::generate().public_key();
     let peer = PeerEndpoint::new("https://catalog.example/pf/", key).unwrap();
-    assert_eq!(peer.url_for("/rpc/describe").unwrap().as_str(), "https://catalog.example/pf/rpc/describe");
-    assert_eq!(peer.url_for("/rpc/x?a=1&b=2").unwrap().as_str(), "https://catalog.example/pf/rpc/x?a=1&b=2");
+    assert_eq!(
+        peer.url_for("/rpc/describe").unwrap().as_str(),
+        "https://catalog.example/pf/rpc/describe"
+    );
+    assert_eq!(
+        peer.url_for("/rpc/x?a=1&b=2").unwrap().as_str(),
+        "https://catalog.example/pf/rpc/x?a=1&b=2"
+    );
     for bad in [
         "https://evil.example/rpc/x",
         "//evil.example/rpc/x",
@@ -221,9 +347,25 @@ fn only_paths_under_the_recorded_base_url_are_called() {
         "/rpc/a b",
         "",
     ] {
-        assert!(matches!(peer.url_for(bad), Err(ClientError::InvalidPath(_))), "{bad}");
+        assert!(
+            matches!(peer.url_for(bad), Err(ClientError::InvalidPath(_))),
+            "{bad}"
+        );
     }
-    for bad in ["ftp://x.example", "https://user:pw@x.example", "https://x.example/?q=1", "https://x.example/#f", "not a url", "file:///etc"] {
-        assert!(matches!(PeerEndpoint::new(bad, key), Err(ClientError::InvalidBaseUrl(_))), "{bad}");
+    for bad in [
+        "ftp://x.example",
+        "https://user:pw@x.example",
+        "https://x.example/?q=1",
+        "https://x.example/#f",
+        "not a url",
+        "file:///etc",
+    ] {
+        assert!(
+            matches!(
+                PeerEndpoint::new(bad, key),
+                Err(ClientError::InvalidBaseUrl(_))
+            ),
+            "{bad}"
+        );
     }
 }

@@ -19,7 +19,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> u64 {
         // A clock set before 1970 is a broken machine; treat it as the epoch rather than panic.
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 }
 
@@ -45,7 +48,11 @@ impl ManualClock {
 
     /// Moves the time backward by `secs` (saturating at the epoch).
     pub fn rewind(&self, secs: u64) {
-        let _ = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| Some(t.saturating_sub(secs)));
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                Some(t.saturating_sub(secs))
+            });
     }
 }
 

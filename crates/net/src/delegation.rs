@@ -121,12 +121,20 @@ pub fn verify_delegation(
 ) -> Result<Delegation, DelegationError> {
     let claims: Delegation = token::open(token, KIND, us)?;
     check_issuer(&claims.home, &us.key_id())?;
-    check_times(claims.issued_at, claims.expires_at, DELEGATION_MAX_LIFETIME, clock.now())?;
+    check_times(
+        claims.issued_at,
+        claims.expires_at,
+        DELEGATION_MAX_LIFETIME,
+        clock.now(),
+    )?;
     if &claims.audience != presenter {
         return Err(DelegationError::WrongPresenter(claims.audience));
     }
     if claims.purpose != purpose.as_str() {
-        return Err(DelegationError::WrongPurpose { granted: claims.purpose, wanted: purpose });
+        return Err(DelegationError::WrongPurpose {
+            granted: claims.purpose,
+            wanted: purpose,
+        });
     }
     if &claims.user != user {
         return Err(DelegationError::WrongUser(claims.user));
@@ -147,79 +155,195 @@ mod tests {
 
     #[test]
     fn home_verifies_its_own_delegation_and_gets_the_id() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
-        let (token, issued) =
-            issue_delegation(&home, &alice(), &common.key_id(), Purpose::DeployHome, 8 * 3600, &clock).unwrap();
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
+        let (token, issued) = issue_delegation(
+            &home,
+            &alice(),
+            &common.key_id(),
+            Purpose::DeployHome,
+            8 * 3600,
+            &clock,
+        )
+        .unwrap();
         clock.advance(7 * 3600);
-        let d = verify_delegation(&token, home.public_key(), &common.key_id(), Purpose::DeployHome, &alice(), &clock)
-            .unwrap();
+        let d = verify_delegation(
+            &token,
+            home.public_key(),
+            &common.key_id(),
+            Purpose::DeployHome,
+            &alice(),
+            &clock,
+        )
+        .unwrap();
         assert_eq!(d, issued);
         assert_eq!(d.id.len(), 22);
-        assert_eq!(serde_json::to_value(Purpose::DeployHome).unwrap(), "deploy-home");
+        assert_eq!(
+            serde_json::to_value(Purpose::DeployHome).unwrap(),
+            "deploy-home"
+        );
     }
 
     #[test]
     fn refusals() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
         let other = Identity::generate();
-        let (token, _) = issue_delegation(&home, &alice(), &common.key_id(), Purpose::DeployHome, 3600, &clock).unwrap();
+        let (token, _) = issue_delegation(
+            &home,
+            &alice(),
+            &common.key_id(),
+            Purpose::DeployHome,
+            3600,
+            &clock,
+        )
+        .unwrap();
         let check = |us: &PublicKey, presenter: &KeyId, user: &Username| {
             verify_delegation(&token, us, presenter, Purpose::DeployHome, user, &clock)
         };
         // Signed by someone else than us: a peer cannot mint a delegation for our users.
-        let forged = issue_delegation(&common, &alice(), &common.key_id(), Purpose::DeployHome, 3600, &clock).unwrap().0;
+        let forged = issue_delegation(
+            &common,
+            &alice(),
+            &common.key_id(),
+            Purpose::DeployHome,
+            3600,
+            &clock,
+        )
+        .unwrap()
+        .0;
         assert_eq!(
-            verify_delegation(&forged, home.public_key(), &common.key_id(), Purpose::DeployHome, &alice(), &clock),
+            verify_delegation(
+                &forged,
+                home.public_key(),
+                &common.key_id(),
+                Purpose::DeployHome,
+                &alice(),
+                &clock
+            ),
             Err(DelegationError::Token(TokenError::BadSignature))
         );
         // Presented by a peer that is not its audience.
-        assert_eq!(check(home.public_key(), &other.key_id(), &alice()), Err(DelegationError::WrongPresenter(common.key_id())));
+        assert_eq!(
+            check(home.public_key(), &other.key_id(), &alice()),
+            Err(DelegationError::WrongPresenter(common.key_id()))
+        );
         // For another user.
         let bob = Username::parse("bob").unwrap();
-        assert_eq!(check(home.public_key(), &common.key_id(), &bob), Err(DelegationError::WrongUser(alice())));
+        assert_eq!(
+            check(home.public_key(), &common.key_id(), &bob),
+            Err(DelegationError::WrongUser(alice()))
+        );
         // Expired.
         clock.advance(3600 + crate::token::TOKEN_LEEWAY);
-        assert!(matches!(check(home.public_key(), &common.key_id(), &alice()), Err(DelegationError::Token(TokenError::Expired { .. }))));
+        assert!(matches!(
+            check(home.public_key(), &common.key_id(), &alice()),
+            Err(DelegationError::Token(TokenError::Expired { .. }))
+        ));
         // Not a delegation at all.
         assert!(matches!(
-            verify_delegation("pf1.user.e30.AAAA", home.public_key(), &common.key_id(), Purpose::DeployHome, &alice(), &clock),
+            verify_delegation(
+                "pf1.user.e30.AAAA",
+                home.public_key(),
+                &common.key_id(),
+                Purpose::DeployHome,
+                &alice(),
+                &clock
+            ),
             Err(DelegationError::Token(TokenError::WrongKind { .. }))
         ));
     }
 
     #[test]
     fn wrong_purpose_is_refused() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
         let mut claims = serde_json::to_value(
-            issue_delegation(&home, &alice(), &common.key_id(), Purpose::DeployHome, 60, &clock).unwrap().1,
+            issue_delegation(
+                &home,
+                &alice(),
+                &common.key_id(),
+                Purpose::DeployHome,
+                60,
+                &clock,
+            )
+            .unwrap()
+            .1,
         )
         .unwrap();
         claims["purpose"] = "deploy-anywhere".into();
         let token = token::seal(&home, KIND, &claims);
         assert_eq!(
-            verify_delegation(&token, home.public_key(), &common.key_id(), Purpose::DeployHome, &alice(), &clock),
-            Err(DelegationError::WrongPurpose { granted: "deploy-anywhere".into(), wanted: Purpose::DeployHome })
+            verify_delegation(
+                &token,
+                home.public_key(),
+                &common.key_id(),
+                Purpose::DeployHome,
+                &alice(),
+                &clock
+            ),
+            Err(DelegationError::WrongPurpose {
+                granted: "deploy-anywhere".into(),
+                wanted: Purpose::DeployHome
+            })
         );
     }
 
     #[test]
     fn lifetime_is_capped_at_eight_hours() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
         for bad in [0, DELEGATION_MAX_LIFETIME + 1] {
             assert_eq!(
-                issue_delegation(&home, &alice(), &common.key_id(), Purpose::DeployHome, bad, &clock).unwrap_err(),
+                issue_delegation(
+                    &home,
+                    &alice(),
+                    &common.key_id(),
+                    Purpose::DeployHome,
+                    bad,
+                    &clock
+                )
+                .unwrap_err(),
                 DelegationError::BadLifetime
             );
         }
         // A token claiming a longer life, even signed by us, is refused.
         let mut claims = serde_json::to_value(
-            issue_delegation(&home, &alice(), &common.key_id(), Purpose::DeployHome, 60, &clock).unwrap().1,
+            issue_delegation(
+                &home,
+                &alice(),
+                &common.key_id(),
+                Purpose::DeployHome,
+                60,
+                &clock,
+            )
+            .unwrap()
+            .1,
         )
         .unwrap();
         claims["expires_at"] = (T0 + DELEGATION_MAX_LIFETIME + 1).into();
         let token = token::seal(&home, KIND, &claims);
         assert!(matches!(
-            verify_delegation(&token, home.public_key(), &common.key_id(), Purpose::DeployHome, &alice(), &clock),
+            verify_delegation(
+                &token,
+                home.public_key(),
+                &common.key_id(),
+                Purpose::DeployHome,
+                &alice(),
+                &clock
+            ),
             Err(DelegationError::Token(TokenError::BadLifetime { .. }))
         ));
     }

@@ -54,7 +54,9 @@ impl fmt::Debug for Signature {
 impl FromStr for Signature {
     type Err = SignatureError;
     fn from_str(s: &str) -> Result<Self, SignatureError> {
-        unb64_array::<64>(s).map(Signature).ok_or(SignatureError::Malformed)
+        unb64_array::<64>(s)
+            .map(Signature)
+            .ok_or(SignatureError::Malformed)
     }
 }
 
@@ -84,7 +86,11 @@ pub fn sign_bytes(identity: &Identity, bytes: &[u8]) -> Signature {
 }
 
 /// Checks that `signature` is `public_key`'s signature of `bytes`.
-pub fn verify_bytes(public_key: &PublicKey, bytes: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+pub fn verify_bytes(
+    public_key: &PublicKey,
+    bytes: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
     if public_key.verify_raw(&message(bytes), &signature.0) {
         Ok(())
     } else {
@@ -110,13 +116,23 @@ mod tests {
     fn refuses_tampered_bytes_wrong_key_and_junk() {
         let id = Identity::generate();
         let sig = sign_bytes(&id, b"manifest");
-        assert_eq!(verify_bytes(id.public_key(), b"manifesT", &sig), Err(SignatureError::BadSignature));
+        assert_eq!(
+            verify_bytes(id.public_key(), b"manifesT", &sig),
+            Err(SignatureError::BadSignature)
+        );
         let other = Identity::generate();
-        assert_eq!(verify_bytes(other.public_key(), b"manifest", &sig), Err(SignatureError::BadSignature));
+        assert_eq!(
+            verify_bytes(other.public_key(), b"manifest", &sig),
+            Err(SignatureError::BadSignature)
+        );
         let mut flipped = sig.to_bytes();
         flipped[10] ^= 1;
         assert_eq!(
-            verify_bytes(id.public_key(), b"manifest", &Signature::from_bytes(flipped)),
+            verify_bytes(
+                id.public_key(),
+                b"manifest",
+                &Signature::from_bytes(flipped)
+            ),
             Err(SignatureError::BadSignature)
         );
         for junk in ["", "abc", &format!("{sig}A"), &"A".repeat(1000)] {
@@ -129,6 +145,9 @@ mod tests {
         // Domain separation: signing the raw bytes without the label does not verify.
         let id = Identity::generate();
         let raw = Signature(id.sign_raw(b"manifest"));
-        assert_eq!(verify_bytes(id.public_key(), b"manifest", &raw), Err(SignatureError::BadSignature));
+        assert_eq!(
+            verify_bytes(id.public_key(), b"manifest", &raw),
+            Err(SignatureError::BadSignature)
+        );
     }
 }

@@ -38,7 +38,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Parses a lowercase-hex SHA-256 (64 characters); uppercase is refused so a digest has one
 /// spelling.
 pub(crate) fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if text.len() != 64
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let mut out = [0u8; 32];
@@ -71,7 +75,10 @@ mod tests {
     #[test]
     fn hex_digest_is_lowercase_only() {
         let d = sha256_hex(b"");
-        assert_eq!(d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert!(parse_sha256_hex(&d).is_some());
         assert!(parse_sha256_hex(&d.to_uppercase()).is_none());
         assert!(parse_sha256_hex(&d[..63]).is_none());

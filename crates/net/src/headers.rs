@@ -34,7 +34,10 @@ pub trait HeaderSource {
 
 impl<K: AsRef<str>, V: AsRef<[u8]>> HeaderSource for [(K, V)] {
     fn values(&self, name: &str) -> Vec<&[u8]> {
-        self.iter().filter(|(k, _)| k.as_ref().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref()).collect()
+        self.iter()
+            .filter(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+            .collect()
     }
 }
 
@@ -53,14 +56,20 @@ pub(crate) enum HeaderProblem {
 }
 
 /// The single value of `name`: visible ASCII only (no spaces or controls), bounded length.
-pub(crate) fn single<'a, H: HeaderSource + ?Sized>(headers: &'a H, name: &str) -> Result<&'a str, HeaderProblem> {
+pub(crate) fn single<'a, H: HeaderSource + ?Sized>(
+    headers: &'a H,
+    name: &str,
+) -> Result<&'a str, HeaderProblem> {
     let values = headers.values(name);
     let value = match values.as_slice() {
         [] => return Err(HeaderProblem::Missing),
         [one] => *one,
         _ => return Err(HeaderProblem::Duplicate),
     };
-    if value.is_empty() || value.len() > MAX_VALUE || !value.iter().all(|b| (0x21..=0x7e).contains(b)) {
+    if value.is_empty()
+        || value.len() > MAX_VALUE
+        || !value.iter().all(|b| (0x21..=0x7e).contains(b))
+    {
         return Err(HeaderProblem::Malformed);
     }
     std::str::from_utf8(value).map_err(|_| HeaderProblem::Malformed)
@@ -72,7 +81,12 @@ mod tests {
 
     #[test]
     fn single_value_rules() {
-        let h = vec![("PF-Nonce", "abc"), ("pf-caller", "x"), ("pf-caller", "y"), ("pf-receiver", "a b")];
+        let h = vec![
+            ("PF-Nonce", "abc"),
+            ("pf-caller", "x"),
+            ("pf-caller", "y"),
+            ("pf-receiver", "a b"),
+        ];
         assert_eq!(single(&h, NONCE), Ok("abc"));
         assert_eq!(single(&h, CALLER), Err(HeaderProblem::Duplicate));
         assert_eq!(single(&h, RECEIVER), Err(HeaderProblem::Malformed));

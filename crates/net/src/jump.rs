@@ -63,7 +63,12 @@ pub struct VerifiedJump {
 
 /// Issues a jump for `user` from `home` (this platform) to `audience`. Returns the token and its
 /// id (for the home's audit log).
-pub fn issue_jump(home: &Identity, audience: &KeyId, user: &JumpUser, clock: &dyn Clock) -> (String, String) {
+pub fn issue_jump(
+    home: &Identity,
+    audience: &KeyId,
+    user: &JumpUser,
+    clock: &dyn Clock,
+) -> (String, String) {
     let now = clock.now();
     let claims = JumpClaims {
         id: b64(&random_bytes::<16>()),
@@ -83,7 +88,12 @@ pub fn jump_home(token: &str) -> Result<KeyId, TokenError> {
 }
 
 /// Verifies a jump signed by the paired peer `home_key` for us (`us`: our key id).
-pub fn verify_jump(token: &str, home_key: &PublicKey, us: &KeyId, clock: &dyn Clock) -> Result<VerifiedJump, TokenError> {
+pub fn verify_jump(
+    token: &str,
+    home_key: &PublicKey,
+    us: &KeyId,
+    clock: &dyn Clock,
+) -> Result<VerifiedJump, TokenError> {
     let claims: JumpClaims = token::open(token, KIND, home_key)?;
     check_issuer(&claims.home, &home_key.key_id())?;
     check_audience(&claims.audience, us)?;
@@ -111,13 +121,20 @@ mod tests {
             fullname: "Alice Martin".into(),
             email: "alice@lycee.example".into(),
             lang: "fr".into(),
-            profile: BTreeMap::from([("establishment_type".into(), "lycee".into()), ("discipline".into(), "maths".into())]),
+            profile: BTreeMap::from([
+                ("establishment_type".into(), "lycee".into()),
+                ("discipline".into(), "maths".into()),
+            ]),
         }
     }
 
     #[test]
     fn a_jump_verifies_once() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
         let (token, id) = issue_jump(&home, &common.key_id(), &alice(), &clock);
         assert_eq!(jump_home(&token).unwrap(), home.key_id());
         clock.advance(30);
@@ -130,16 +147,26 @@ mod tests {
         assert!(seen.insert(v.id));
         // Replayed: it verifies again, with the same id, which the store refuses.
         let replay = verify_jump(&token, home.public_key(), &common.key_id(), &clock).unwrap();
-        assert!(!seen.insert(replay.id), "a replayed jump carries an id already recorded");
+        assert!(
+            !seen.insert(replay.id),
+            "a replayed jump carries an id already recorded"
+        );
     }
 
     #[test]
     fn refusals() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
         let other = Identity::generate();
         let (token, _) = issue_jump(&home, &common.key_id(), &alice(), &clock);
         // Wrong key (not the paired home).
-        assert_eq!(verify_jump(&token, other.public_key(), &common.key_id(), &clock), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify_jump(&token, other.public_key(), &common.key_id(), &clock),
+            Err(TokenError::BadSignature)
+        );
         // Another platform's jump.
         assert_eq!(
             verify_jump(&token, home.public_key(), &other.key_id(), &clock),
@@ -156,14 +183,20 @@ mod tests {
         };
         let forged = token::seal(&other, KIND, &claims);
         assert_eq!(jump_home(&forged).unwrap(), home.key_id());
-        assert_eq!(verify_jump(&forged, home.public_key(), &common.key_id(), &clock), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify_jump(&forged, home.public_key(), &common.key_id(), &clock),
+            Err(TokenError::BadSignature)
+        );
         assert_eq!(
             verify_jump(&forged, other.public_key(), &common.key_id(), &clock),
             Err(TokenError::WrongIssuer(home.key_id()))
         );
         // Expired.
         clock.advance(JUMP_LIFETIME + TOKEN_LEEWAY);
-        assert!(matches!(verify_jump(&token, home.public_key(), &common.key_id(), &clock), Err(TokenError::Expired { .. })));
+        assert!(matches!(
+            verify_jump(&token, home.public_key(), &common.key_id(), &clock),
+            Err(TokenError::Expired { .. })
+        ));
         // Garbage.
         assert!(jump_home("pf1.jump.zz.zz").is_err());
         assert!(jump_home("").is_err());
@@ -171,7 +204,11 @@ mod tests {
 
     #[test]
     fn a_long_lived_jump_is_refused_even_if_signed() {
-        let (home, common, clock) = (Identity::generate(), Identity::generate(), ManualClock::new(T0));
+        let (home, common, clock) = (
+            Identity::generate(),
+            Identity::generate(),
+            ManualClock::new(T0),
+        );
         let claims = JumpClaims {
             id: "x".into(),
             home: home.key_id(),

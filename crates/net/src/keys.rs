@@ -101,7 +101,10 @@ impl Identity {
     /// Writes the private key to `path` (PKCS#8 PEM, mode 0600). The key is written to a
     /// temporary file in the same directory, synced, then linked to `path`, which must not exist.
     pub fn save(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.to_path_buf(), source };
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let pem = self
             .signing
             .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
@@ -113,10 +116,15 @@ impl Identity {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = path.file_name().ok_or_else(|| io(std::io::ErrorKind::InvalidInput.into()))?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| io(std::io::ErrorKind::InvalidInput.into()))?;
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", hex::encode(crate::encoding::random_bytes::<6>())));
+        tmp_name.push(format!(
+            ".tmp-{}",
+            hex::encode(crate::encoding::random_bytes::<6>())
+        ));
         let tmp = dir.join(tmp_name);
         let result = (|| {
             let mut file = create_private(&tmp)?;
@@ -134,7 +142,9 @@ impl Identity {
                 }
                 Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(KeyError::Exists(path.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(KeyError::Exists(path.to_path_buf()))
+            }
             Err(e) => Err(io(e)),
         }
     }
@@ -142,14 +152,20 @@ impl Identity {
     /// Reads a private key saved by [`Identity::save`]. Refuses a file whose mode lets the group
     /// or others read or write it.
     pub fn load(path: &Path) -> Result<Identity, KeyError> {
-        let io = |source| KeyError::Io { path: path.to_path_buf(), source };
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = fs::File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         check_private_mode(path, &meta)?;
         let mut text = String::new();
-        file.take(MAX_KEY_FILE).read_to_string(&mut text).map_err(|_| KeyError::Malformed(path.to_path_buf()))?;
+        file.take(MAX_KEY_FILE)
+            .read_to_string(&mut text)
+            .map_err(|_| KeyError::Malformed(path.to_path_buf()))?;
         let text = zeroize::Zeroizing::new(text);
-        let signing = SigningKey::from_pkcs8_pem(&text).map_err(|_| KeyError::Malformed(path.to_path_buf()))?;
+        let signing = SigningKey::from_pkcs8_pem(&text)
+            .map_err(|_| KeyError::Malformed(path.to_path_buf()))?;
         Ok(Identity::from_signing(signing))
     }
 }
@@ -157,12 +173,19 @@ impl Identity {
 #[cfg(unix)]
 fn create_private(path: &Path) -> std::io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn create_private(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(unix)]
@@ -170,7 +193,10 @@ fn check_private_mode(path: &Path, meta: &fs::Metadata) -> Result<(), KeyError> 
     use std::os::unix::fs::PermissionsExt as _;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyError::InsecurePermissions { path: path.to_path_buf(), mode });
+        return Err(KeyError::InsecurePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -182,7 +208,9 @@ fn check_private_mode(_: &Path, _: &fs::Metadata) -> Result<(), KeyError> {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity").field("key_id", &self.key_id()).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("key_id", &self.key_id())
+            .finish_non_exhaustive()
     }
 }
 
@@ -213,12 +241,17 @@ impl PublicKey {
 
     /// The human-readable fingerprint (see the module docs).
     pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint(format!("SHA256:{}", STANDARD_NO_PAD.encode(sha256(self.0.as_bytes()))))
+        Fingerprint(format!(
+            "SHA256:{}",
+            STANDARD_NO_PAD.encode(sha256(self.0.as_bytes()))
+        ))
     }
 
     /// Verifies an Ed25519 signature over `msg` (strict: no malleable or weak-key signatures).
     pub(crate) fn verify_raw(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
-        self.0.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).is_ok()
+        self.0
+            .verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+            .is_ok()
     }
 }
 
@@ -261,7 +294,10 @@ pub struct KeyId(String);
 impl KeyId {
     /// Parses a key id; only the canonical spelling (lowercase hex) is accepted.
     pub fn parse(s: &str) -> Result<KeyId, KeyError> {
-        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(KeyId(s.to_owned()))
         } else {
             Err(KeyError::BadKeyId)

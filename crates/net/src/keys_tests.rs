@@ -1,7 +1,10 @@
 use super::*;
 
 fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pf-net-keys-{}", hex::encode(crate::encoding::random_bytes::<8>())));
+    let dir = std::env::temp_dir().join(format!(
+        "pf-net-keys-{}",
+        hex::encode(crate::encoding::random_bytes::<8>())
+    ));
     fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -20,7 +23,10 @@ fn save_then_load_gives_the_same_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // No temporary file is left behind.
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
@@ -62,9 +68,18 @@ fn load_refuses_group_or_world_readable_key() {
 fn load_refuses_garbage_and_reports_missing_file() {
     let dir = tempdir();
     let path = dir.join("garbage.pem");
-    create_private(&path).unwrap().write_all(b"-----BEGIN PRIVATE KEY-----\nnope\n").unwrap();
-    assert!(matches!(Identity::load(&path).unwrap_err(), KeyError::Malformed(_)));
-    assert!(matches!(Identity::load(&dir.join("missing")).unwrap_err(), KeyError::Io { .. }));
+    create_private(&path)
+        .unwrap()
+        .write_all(b"-----BEGIN PRIVATE KEY-----\nnope\n")
+        .unwrap();
+    assert!(matches!(
+        Identity::load(&path).unwrap_err(),
+        KeyError::Malformed(_)
+    ));
+    assert!(matches!(
+        Identity::load(&dir.join("missing")).unwrap_err(),
+        KeyError::Io { .. }
+    ));
     fs::remove_dir_all(dir).unwrap();
 }
 
@@ -98,11 +113,17 @@ fn key_id_and_fingerprint_are_stable_and_related() {
 fn known_vector_for_key_id_and_fingerprint() {
     // RFC 8032 test 1 public key.
     let bytes: [u8; 32] =
-        hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").unwrap().try_into().unwrap();
+        hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+            .unwrap()
+            .try_into()
+            .unwrap();
     let pk = PublicKey::from_bytes(&bytes).unwrap();
     let digest = sha256(&bytes);
     assert_eq!(pk.key_id().as_str(), hex::encode(&digest[..16]));
-    assert_eq!(pk.to_string(), "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    assert_eq!(
+        pk.to_string(),
+        "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+    );
 }
 
 #[test]
@@ -112,15 +133,29 @@ fn public_key_and_key_id_serde_round_trip_and_refuse_junk() {
     assert_eq!(json, format!("\"{pk}\""));
     assert_eq!(serde_json::from_str::<PublicKey>(&json).unwrap(), pk);
     let kid = pk.key_id();
-    assert_eq!(serde_json::from_str::<KeyId>(&serde_json::to_string(&kid).unwrap()).unwrap(), kid);
-    for junk in ["", "AAAA", "not base64!", &format!("{pk}A"), &format!("{pk}=")] {
+    assert_eq!(
+        serde_json::from_str::<KeyId>(&serde_json::to_string(&kid).unwrap()).unwrap(),
+        kid
+    );
+    for junk in [
+        "",
+        "AAAA",
+        "not base64!",
+        &format!("{pk}A"),
+        &format!("{pk}="),
+    ] {
         assert!(junk.parse::<PublicKey>().is_err(), "{junk}");
     }
     // The identity point is a weak key.
     let mut identity_point = [0u8; 32];
     identity_point[0] = 1;
     assert!(PublicKey::from_bytes(&identity_point).is_err());
-    for junk in ["", "ABCDEF0123456789ABCDEF0123456789", "0123456789abcdef0123456789abcde", "g123456789abcdef0123456789abcdef"] {
+    for junk in [
+        "",
+        "ABCDEF0123456789ABCDEF0123456789",
+        "0123456789abcdef0123456789abcde",
+        "g123456789abcdef0123456789abcdef",
+    ] {
         assert!(KeyId::parse(junk).is_err(), "{junk}");
     }
 }

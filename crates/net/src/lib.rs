@@ -21,33 +21,41 @@
 #![forbid(unsafe_code)]
 
 pub mod assertion;
-pub mod clock;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod clock;
 pub mod delegation;
 pub mod detached;
 mod encoding;
 pub mod headers;
 pub mod jump;
-pub mod request;
-pub mod response;
-pub mod token;
 pub mod keys;
 pub mod messages;
 pub mod pairing;
+pub mod request;
+pub mod response;
+pub mod token;
 
+pub use assertion::{
+    issue_user_assertion, verify_user_assertion, ActingUser, AssertionError, Binding, UserAssertion,
+};
+#[cfg(feature = "client")]
+pub use client::{ClientConfig, ClientError, PeerClient, PeerEndpoint, PeerResponse};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use delegation::{issue_delegation, verify_delegation, Delegation, DelegationError, Purpose};
 pub use detached::{sign_bytes, verify_bytes, Signature, SignatureError};
 pub use encoding::{sha256, sha256_hex};
 pub use headers::HeaderSource;
-pub use keys::{Fingerprint, Identity, KeyError, KeyId, PublicKey};
-pub use request::{sign_request, Acting, verify_request, Nonce, PeerKeyStatus, RequestHeaders, SignError, SignedRequest, VerifiedRequest, VerifyError};
-pub use response::{sign_response, verify_response, ResponseError};
-pub use assertion::{issue_user_assertion, verify_user_assertion, ActingUser, AssertionError, Binding, UserAssertion};
-pub use delegation::{issue_delegation, verify_delegation, Delegation, DelegationError, Purpose};
-pub use token::TokenError;
 pub use jump::{issue_jump, jump_home, verify_jump, JumpUser, VerifiedJump};
-pub use pairing::{answer_hello, start_pairing, CodeDigest, PairHello, PairSide, PairWelcome, PairingCode, PairingError, ProofKey, Redeeming};
+pub use keys::{Fingerprint, Identity, KeyError, KeyId, PublicKey};
 pub use messages::{DescribeResponse, RemoteCategory, Transport};
-#[cfg(feature = "client")]
-pub use client::{ClientConfig, ClientError, PeerClient, PeerEndpoint, PeerResponse};
+pub use pairing::{
+    answer_hello, start_pairing, CodeDigest, PairHello, PairSide, PairWelcome, PairingCode,
+    PairingError, ProofKey, Redeeming,
+};
+pub use request::{
+    sign_request, verify_request, Acting, Nonce, PeerKeyStatus, RequestHeaders, SignError,
+    SignedRequest, VerifiedRequest, VerifyError,
+};
+pub use response::{sign_response, verify_response, ResponseError};
+pub use token::TokenError;

@@ -71,13 +71,26 @@ mod tests {
                            {"id": 4, "parent": 1, "name": "Maths", "idnumber": "MATHS", "path": "/1/4"}]
         });
         let d: DescribeResponse = serde_json::from_value(json).unwrap();
-        assert_eq!(d.transports, [Transport::Http, Transport::RpcInline, Transport::Unknown]);
-        assert_eq!(d.parsed_role(), Some(pf_domain::platform::PlatformRole::Catalog));
+        assert_eq!(
+            d.transports,
+            [Transport::Http, Transport::RpcInline, Transport::Unknown]
+        );
+        assert_eq!(
+            d.parsed_role(),
+            Some(pf_domain::platform::PlatformRole::Catalog)
+        );
         assert_eq!(d.categories[1].parent, Some(1));
-        let back: DescribeResponse = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        let back: DescribeResponse =
+            serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         assert_eq!(back, d);
-        let odd = DescribeResponse { role: "teapot".into(), ..d };
+        let odd = DescribeResponse {
+            role: "teapot".into(),
+            ..d
+        };
         assert_eq!(odd.parsed_role(), None);
-        assert_eq!(serde_json::to_value(Transport::SharedFs).unwrap(), "shared-fs");
+        assert_eq!(
+            serde_json::to_value(Transport::SharedFs).unwrap(),
+            "shared-fs"
+        );
     }
 }

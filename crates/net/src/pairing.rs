@@ -114,7 +114,8 @@ impl PairingCode {
 
     /// The key for pairing proofs.
     pub fn proof_key(&self) -> ProofKey {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(b"publishflow-pairing-proof-key-v1");
         ProofKey(mac.finalize().into_bytes().into())
     }
@@ -146,7 +147,9 @@ pub struct CodeDigest(String);
 impl CodeDigest {
     /// Parses a stored or received digest.
     pub fn parse(s: &str) -> Result<CodeDigest, PairingError> {
-        crate::encoding::parse_sha256_hex(s).map(|_| CodeDigest(s.to_owned())).ok_or(PairingError::InvalidField("code id"))
+        crate::encoding::parse_sha256_hex(s)
+            .map(|_| CodeDigest(s.to_owned()))
+            .ok_or(PairingError::InvalidField("code id"))
     }
 
     /// The digest as text.
@@ -178,11 +181,14 @@ impl ProofKey {
 
     /// From the database's hex.
     pub fn from_hex(s: &str) -> Result<ProofKey, PairingError> {
-        crate::encoding::parse_sha256_hex(s).map(ProofKey).ok_or(PairingError::InvalidField("proof key"))
+        crate::encoding::parse_sha256_hex(s)
+            .map(ProofKey)
+            .ok_or(PairingError::InvalidField("proof key"))
     }
 
     fn mac(&self, transcript: &[u8]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(transcript);
         mac
     }
@@ -259,7 +265,14 @@ fn push_side(t: &mut Vec<u8>, side: &PairSide, nonce: &str) {
 fn transcript(hello: &PairHello, welcome: Option<(&PairSide, &str)>) -> Vec<u8> {
     let mut t = Vec::with_capacity(512);
     push(&mut t, LABEL);
-    push(&mut t, if welcome.is_some() { b"welcome" } else { b"hello" });
+    push(
+        &mut t,
+        if welcome.is_some() {
+            b"welcome"
+        } else {
+            b"hello"
+        },
+    );
     push(&mut t, hello.code_id.as_str().as_bytes());
     push(&mut t, hello.inviter_url.as_bytes());
     push_side(&mut t, &hello.redeemer, &hello.nonce);
@@ -271,7 +284,9 @@ fn transcript(hello: &PairHello, welcome: Option<(&PairSide, &str)>) -> Vec<u8> 
 
 fn check_proof(key: &ProofKey, transcript: &[u8], proof: &str) -> Result<(), PairingError> {
     let proof = crate::encoding::unb64_array::<32>(proof).ok_or(PairingError::BadProof)?;
-    key.mac(transcript).verify_slice(&proof).map_err(|_| PairingError::BadProof)
+    key.mac(transcript)
+        .verify_slice(&proof)
+        .map_err(|_| PairingError::BadProof)
 }
 
 /// Trims trailing slashes so `https://a.example/` and `https://a.example` are one URL.
@@ -280,7 +295,8 @@ fn base_url(url: &str) -> &str {
 }
 
 fn check_side(side: &PairSide, nonce: &str) -> Result<(), PairingError> {
-    let text_ok = |s: &str| !s.is_empty() && s.len() <= MAX_FIELD && !s.chars().any(char::is_control);
+    let text_ok =
+        |s: &str| !s.is_empty() && s.len() <= MAX_FIELD && !s.chars().any(char::is_control);
     if !text_ok(&side.name) {
         return Err(PairingError::InvalidField("name"));
     }
@@ -295,7 +311,11 @@ fn check_side(side: &PairSide, nonce: &str) -> Result<(), PairingError> {
 }
 
 /// Redeemer, step 2: builds the hello for `code`, calling the inviter at `inviter_url`.
-pub fn start_pairing(code: &PairingCode, inviter_url: &str, me: &PairSide) -> (PairHello, Redeeming) {
+pub fn start_pairing(
+    code: &PairingCode,
+    inviter_url: &str,
+    me: &PairSide,
+) -> (PairHello, Redeeming) {
     let key = code.proof_key();
     let mut hello = PairHello {
         code_id: code.digest(),
@@ -311,7 +331,11 @@ pub fn start_pairing(code: &PairingCode, inviter_url: &str, me: &PairSide) -> (P
 /// Inviter, step 3: checks the hello against the stored proof key and our own URL, and answers.
 /// Returns the welcome and the redeemer to record as a peer. A [`PairingError::BadProof`] counts
 /// as a failed attempt on the code.
-pub fn answer_hello(hello: &PairHello, key: &ProofKey, me: &PairSide) -> Result<(PairWelcome, PairSide), PairingError> {
+pub fn answer_hello(
+    hello: &PairHello,
+    key: &ProofKey,
+    me: &PairSide,
+) -> Result<(PairWelcome, PairSide), PairingError> {
     check_side(&hello.redeemer, &hello.nonce)?;
     check_proof(key, &transcript(hello, None), &hello.proof)?;
     if base_url(&hello.inviter_url) != base_url(&me.url) {
@@ -321,15 +345,29 @@ pub fn answer_hello(hello: &PairHello, key: &ProofKey, me: &PairSide) -> Result<
         return Err(PairingError::SelfPairing);
     }
     let nonce = b64(&random_bytes::<16>());
-    let proof = b64(&key.mac(&transcript(hello, Some((me, &nonce)))).finalize().into_bytes());
-    Ok((PairWelcome { inviter: me.clone(), nonce, proof }, hello.redeemer.clone()))
+    let proof = b64(&key
+        .mac(&transcript(hello, Some((me, &nonce))))
+        .finalize()
+        .into_bytes());
+    Ok((
+        PairWelcome {
+            inviter: me.clone(),
+            nonce,
+            proof,
+        },
+        hello.redeemer.clone(),
+    ))
 }
 
 impl Redeeming {
     /// Redeemer, last step: checks the welcome and returns the inviter to record as a peer.
     pub fn finish(self, welcome: &PairWelcome) -> Result<PairSide, PairingError> {
         check_side(&welcome.inviter, &welcome.nonce)?;
-        check_proof(&self.key, &transcript(&self.hello, Some((&welcome.inviter, &welcome.nonce))), &welcome.proof)?;
+        check_proof(
+            &self.key,
+            &transcript(&self.hello, Some((&welcome.inviter, &welcome.nonce))),
+            &welcome.proof,
+        )?;
         if base_url(&welcome.inviter.url) != self.hello.inviter_url {
             return Err(PairingError::WrongUrl(welcome.inviter.url.clone()));
         }

@@ -2,7 +2,12 @@ use super::*;
 use crate::keys::Identity;
 
 fn side(name: &str, url: &str, role: PlatformRole, id: &Identity) -> PairSide {
-    PairSide { name: name.into(), url: url.into(), role, public_key: *id.public_key() }
+    PairSide {
+        name: name.into(),
+        url: url.into(),
+        role,
+        public_key: *id.public_key(),
+    }
 }
 
 struct F {
@@ -14,8 +19,18 @@ struct F {
 fn f() -> F {
     F {
         code: PairingCode::generate(),
-        inviter: side("catalog", "https://catalog.example", PlatformRole::Catalog, &Identity::generate()),
-        redeemer: side("factory", "https://factory.example", PlatformRole::Factory, &Identity::generate()),
+        inviter: side(
+            "catalog",
+            "https://catalog.example",
+            PlatformRole::Catalog,
+            &Identity::generate(),
+        ),
+        redeemer: side(
+            "factory",
+            "https://factory.example",
+            PlatformRole::Factory,
+            &Identity::generate(),
+        ),
     }
 }
 
@@ -24,18 +39,35 @@ fn codes_look_right_and_normalise() {
     let code = PairingCode::generate();
     let text = code.to_string();
     assert_eq!(text.len(), 24);
-    assert!(text.split('-').all(|g| g.len() == 4 && g.bytes().all(|b| ALPHABET.contains(&b))));
+    assert!(text
+        .split('-')
+        .all(|g| g.len() == 4 && g.bytes().all(|b| ALPHABET.contains(&b))));
     assert_eq!(PairingCode::parse(&text).unwrap(), code);
-    assert_eq!(PairingCode::parse(&text.to_lowercase().replace('-', " ")).unwrap(), code);
+    assert_eq!(
+        PairingCode::parse(&text.to_lowercase().replace('-', " ")).unwrap(),
+        code
+    );
     assert_ne!(PairingCode::generate(), code);
     // 20 symbols of 5 bits each.
     const { assert!(SYMBOLS * 5 >= 80) };
     let typed = PairingCode::parse(" o1il-0000 1111-ABCD\tefgh ").unwrap();
     assert_eq!(typed.to_string(), "0111-0000-1111-ABCD-EFGH");
-    for bad in ["", "0000-0000-0000-0000-000", "0000-0000-0000-0000-00000", "0000-0000-0000-0000-000U", "0000_0000_0000_0000_0000", "0000-0000-0000-0000-000\u{e9}"] {
+    for bad in [
+        "",
+        "0000-0000-0000-0000-000",
+        "0000-0000-0000-0000-00000",
+        "0000-0000-0000-0000-000U",
+        "0000_0000_0000_0000_0000",
+        "0000-0000-0000-0000-000\u{e9}",
+    ] {
         assert_eq!(PairingCode::parse(bad), Err(PairingError::BadCode), "{bad}");
     }
-    assert_eq!(PairingCode::parse("jkmn-0000-1111-ABCD-EFGH").unwrap().to_string(), "JKMN-0000-1111-ABCD-EFGH");
+    assert_eq!(
+        PairingCode::parse("jkmn-0000-1111-ABCD-EFGH")
+            .unwrap()
+            .to_string(),
+        "JKMN-0000-1111-ABCD-EFGH"
+    );
 }
 
 #[test]
@@ -45,11 +77,21 @@ fn digest_and_proof_key_are_one_way_stable_and_redacted() {
     assert!(code.digest().matches(&again.digest()));
     assert!(!code.digest().matches(&PairingCode::generate().digest()));
     assert!(!code.digest().as_str().contains("ABCD"));
-    assert_eq!(CodeDigest::parse(code.digest().as_str()).unwrap(), code.digest());
+    assert_eq!(
+        CodeDigest::parse(code.digest().as_str()).unwrap(),
+        code.digest()
+    );
     assert!(CodeDigest::parse("nope").is_err());
     let key = code.proof_key();
-    assert_eq!(ProofKey::from_hex(&key.to_hex()).unwrap().to_hex(), key.to_hex());
-    assert_ne!(key.to_hex(), code.digest().as_str(), "the stored digest does not give the proof key");
+    assert_eq!(
+        ProofKey::from_hex(&key.to_hex()).unwrap().to_hex(),
+        key.to_hex()
+    );
+    assert_ne!(
+        key.to_hex(),
+        code.digest().as_str(),
+        "the stored digest does not give the proof key"
+    );
     assert_eq!(format!("{code:?}"), "PairingCode(<redacted>)");
     assert!(!format!("{key:?}").contains(&key.to_hex()));
 }
@@ -63,15 +105,23 @@ fn the_three_message_exchange_pairs_both_sides() {
     assert!(hello.code_id.matches(&f.code.digest()));
     let (welcome, peer) = answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap();
     assert_eq!(peer, f.redeemer);
-    let welcome: PairWelcome = serde_json::from_str(&serde_json::to_string(&welcome).unwrap()).unwrap();
+    let welcome: PairWelcome =
+        serde_json::from_str(&serde_json::to_string(&welcome).unwrap()).unwrap();
     assert_eq!(redeeming.finish(&welcome).unwrap(), f.inviter);
 }
 
 #[test]
 fn wrong_code_is_refused_by_the_inviter() {
     let f = f();
-    let (hello, _) = start_pairing(&PairingCode::generate(), "https://catalog.example", &f.redeemer);
-    assert_eq!(answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap_err(), PairingError::BadProof);
+    let (hello, _) = start_pairing(
+        &PairingCode::generate(),
+        "https://catalog.example",
+        &f.redeemer,
+    );
+    assert_eq!(
+        answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap_err(),
+        PairingError::BadProof
+    );
 }
 
 #[test]
@@ -81,13 +131,22 @@ fn relay_swapping_the_redeemers_key_or_details_is_detected_by_the_inviter() {
     let (hello, _) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
     let mut swapped = hello.clone();
     swapped.redeemer.public_key = *mallory.public_key();
-    assert_eq!(answer_hello(&swapped, &f.code.proof_key(), &f.inviter).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        answer_hello(&swapped, &f.code.proof_key(), &f.inviter).unwrap_err(),
+        PairingError::BadProof
+    );
     let mut renamed = hello.clone();
     renamed.redeemer.url = "https://mallory.example".into();
-    assert_eq!(answer_hello(&renamed, &f.code.proof_key(), &f.inviter).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        answer_hello(&renamed, &f.code.proof_key(), &f.inviter).unwrap_err(),
+        PairingError::BadProof
+    );
     let mut promoted = hello.clone();
     promoted.redeemer.role = PlatformRole::Catalog;
-    assert_eq!(answer_hello(&promoted, &f.code.proof_key(), &f.inviter).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        answer_hello(&promoted, &f.code.proof_key(), &f.inviter).unwrap_err(),
+        PairingError::BadProof
+    );
 }
 
 #[test]
@@ -97,7 +156,10 @@ fn relay_swapping_the_inviters_key_is_detected_by_the_redeemer() {
     let (hello, redeeming) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
     let (mut welcome, _) = answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap();
     welcome.inviter.public_key = *mallory.public_key();
-    assert_eq!(redeeming.finish(&welcome).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        redeeming.finish(&welcome).unwrap_err(),
+        PairingError::BadProof
+    );
 }
 
 #[test]
@@ -110,9 +172,21 @@ fn relay_swapping_the_key_in_the_hello_and_the_inviter_answering_is_detected_by_
     let mut altered = hello.clone();
     altered.redeemer.public_key = *mallory.public_key();
     let nonce = b64(&random_bytes::<16>());
-    let proof = b64(&f.code.proof_key().mac(&transcript(&altered, Some((&f.inviter, &nonce)))).finalize().into_bytes());
-    let welcome = PairWelcome { inviter: f.inviter.clone(), nonce, proof };
-    assert_eq!(redeeming.finish(&welcome).unwrap_err(), PairingError::BadProof);
+    let proof = b64(&f
+        .code
+        .proof_key()
+        .mac(&transcript(&altered, Some((&f.inviter, &nonce))))
+        .finalize()
+        .into_bytes());
+    let welcome = PairWelcome {
+        inviter: f.inviter.clone(),
+        nonce,
+        proof,
+    };
+    assert_eq!(
+        redeeming.finish(&welcome).unwrap_err(),
+        PairingError::BadProof
+    );
 }
 
 #[test]
@@ -129,11 +203,17 @@ fn a_hello_forwarded_to_another_url_or_a_welcome_naming_another_url_is_refused()
     let mut other = f.inviter.clone();
     other.url = "https://catalog.example/".into();
     let (welcome, _) = answer_hello(&hello, &f.code.proof_key(), &other).unwrap();
-    assert!(redeeming.finish(&welcome).is_ok(), "a trailing slash is the same URL");
+    assert!(
+        redeeming.finish(&welcome).is_ok(),
+        "a trailing slash is the same URL"
+    );
     let (hello, redeeming) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
     let (mut welcome, _) = answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap();
     welcome.inviter.url = "https://elsewhere.example".into();
-    assert_eq!(redeeming.finish(&welcome).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        redeeming.finish(&welcome).unwrap_err(),
+        PairingError::BadProof
+    );
 }
 
 #[test]
@@ -142,7 +222,10 @@ fn a_welcome_from_another_exchange_is_refused() {
     let (hello1, _) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
     let (welcome1, _) = answer_hello(&hello1, &f.code.proof_key(), &f.inviter).unwrap();
     let (_, redeeming2) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
-    assert_eq!(redeeming2.finish(&welcome1).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        redeeming2.finish(&welcome1).unwrap_err(),
+        PairingError::BadProof
+    );
 }
 
 #[test]
@@ -151,16 +234,37 @@ fn self_pairing_and_bad_fields_are_refused() {
     let mut me_again = f.redeemer.clone();
     me_again.url = "https://catalog.example".into();
     let (hello, _) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
-    let inviter_with_my_key = PairSide { public_key: f.redeemer.public_key, ..f.inviter.clone() };
-    assert_eq!(answer_hello(&hello, &f.code.proof_key(), &inviter_with_my_key).unwrap_err(), PairingError::SelfPairing);
-    for (name, url) in [("", "https://x.example"), ("x", "ftp://x.example"), ("x", "https://x .example"), ("a\nb", "https://x.example")] {
-        let bad = PairSide { name: name.into(), url: url.into(), ..f.redeemer.clone() };
+    let inviter_with_my_key = PairSide {
+        public_key: f.redeemer.public_key,
+        ..f.inviter.clone()
+    };
+    assert_eq!(
+        answer_hello(&hello, &f.code.proof_key(), &inviter_with_my_key).unwrap_err(),
+        PairingError::SelfPairing
+    );
+    for (name, url) in [
+        ("", "https://x.example"),
+        ("x", "ftp://x.example"),
+        ("x", "https://x .example"),
+        ("a\nb", "https://x.example"),
+    ] {
+        let bad = PairSide {
+            name: name.into(),
+            url: url.into(),
+            ..f.redeemer.clone()
+        };
         let (hello, _) = start_pairing(&f.code, "https://catalog.example", &bad);
-        assert!(matches!(answer_hello(&hello, &f.code.proof_key(), &f.inviter), Err(PairingError::InvalidField(_))));
+        assert!(matches!(
+            answer_hello(&hello, &f.code.proof_key(), &f.inviter),
+            Err(PairingError::InvalidField(_))
+        ));
     }
     let (mut hello, _) = start_pairing(&f.code, "https://catalog.example", &f.redeemer);
     hello.proof = "!!".into();
-    assert_eq!(answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap_err(), PairingError::BadProof);
+    assert_eq!(
+        answer_hello(&hello, &f.code.proof_key(), &f.inviter).unwrap_err(),
+        PairingError::BadProof
+    );
     let json = serde_json::to_value(&hello).unwrap();
     let mut extra = json.clone();
     extra["admin"] = true.into();

@@ -76,7 +76,9 @@ impl Nonce {
             return None;
         }
         let bytes = unb64(s)?;
-        (16..=64).contains(&bytes.len()).then(|| Nonce(s.to_owned()))
+        (16..=64)
+            .contains(&bytes.len())
+            .then(|| Nonce(s.to_owned()))
     }
 
     /// The nonce as sent.
@@ -169,7 +171,10 @@ impl VerifyError {
 
     /// The 401 envelope to send. Deliberately generic: the reason goes to the log, not the peer.
     pub fn envelope(&self) -> ErrorEnvelope {
-        ErrorEnvelope::new(ErrorCode::Unauthenticated, "the request's signature was refused")
+        ErrorEnvelope::new(
+            ErrorCode::Unauthenticated,
+            "the request's signature was refused",
+        )
     }
 }
 
@@ -184,11 +189,17 @@ pub struct Acting<'a> {
 
 impl Acting<'_> {
     /// No acting user (platform-level calls such as `describe`).
-    pub const NONE: Acting<'static> = Acting { user: None, delegation: None };
+    pub const NONE: Acting<'static> = Acting {
+        user: None,
+        delegation: None,
+    };
 }
 
 fn token_line(token: Option<&str>) -> String {
-    token.map_or_else(|| "-".to_owned(), |t| hex::encode(crate::encoding::sha256(t.as_bytes())))
+    token.map_or_else(
+        || "-".to_owned(),
+        |t| hex::encode(crate::encoding::sha256(t.as_bytes())),
+    )
 }
 
 fn header_value_ok(v: &str) -> bool {
@@ -226,14 +237,21 @@ pub struct VerifiedRequest {
 
 /// Splits a request target into path and query, or `None` if it breaks the rules.
 fn split_target<'a>(method: &str, path_and_query: &'a str) -> Option<(&'a str, &'a str)> {
-    let method_ok = !method.is_empty() && method.len() <= 16 && method.bytes().all(|b| b.is_ascii_uppercase());
+    let method_ok =
+        !method.is_empty() && method.len() <= 16 && method.bytes().all(|b| b.is_ascii_uppercase());
     let target_ok = path_and_query.len() <= MAX_TARGET
         && path_and_query.starts_with('/')
-        && path_and_query.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'#');
+        && path_and_query
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'#');
     if !method_ok || !target_ok {
         return None;
     }
-    Some(path_and_query.split_once('?').unwrap_or((path_and_query, "")))
+    Some(
+        path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, "")),
+    )
 }
 
 /// The canonical string (see the module docs). Inputs must already be validated.
@@ -270,7 +288,9 @@ pub fn sign_request(
     let (timestamp, nonce) = (clock.now(), Nonce::generate());
     let caller = identity.key_id();
     let body_hex = hex::encode(body_sha256);
-    let text = canonical(method, path, query, &body_hex, timestamp, &nonce, &caller, receiver, acting);
+    let text = canonical(
+        method, path, query, &body_hex, timestamp, &nonce, &caller, receiver, acting,
+    );
     let signature = b64(&identity.sign_raw(text.as_bytes()));
     let mut headers = vec![
         (headers::CALLER, caller.to_string()),
@@ -302,7 +322,10 @@ pub struct RequestHeaders {
     delegation: Option<String>,
 }
 
-fn header<'a, H: HeaderSource + ?Sized>(h: &'a H, name: &'static str) -> Result<&'a str, VerifyError> {
+fn header<'a, H: HeaderSource + ?Sized>(
+    h: &'a H,
+    name: &'static str,
+) -> Result<&'a str, VerifyError> {
     single(h, name).map_err(|p| match p {
         HeaderProblem::Missing => VerifyError::MissingHeader(name),
         HeaderProblem::Duplicate => VerifyError::DuplicateHeader(name),
@@ -310,7 +333,10 @@ fn header<'a, H: HeaderSource + ?Sized>(h: &'a H, name: &'static str) -> Result<
     })
 }
 
-fn optional<H: HeaderSource + ?Sized>(h: &H, name: &'static str) -> Result<Option<String>, VerifyError> {
+fn optional<H: HeaderSource + ?Sized>(
+    h: &H,
+    name: &'static str,
+) -> Result<Option<String>, VerifyError> {
     match header(h, name) {
         Ok(v) => Ok(Some(v.to_owned())),
         Err(VerifyError::MissingHeader(_)) => Ok(None),
@@ -320,7 +346,10 @@ fn optional<H: HeaderSource + ?Sized>(h: &H, name: &'static str) -> Result<Optio
 
 /// Parses unix seconds: ASCII digits only, no leading zero, at most 15 digits.
 pub(crate) fn parse_timestamp(s: &str) -> Option<u64> {
-    let ok = !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
     if ok {
         s.parse().ok()
     } else {
@@ -332,16 +361,29 @@ impl RequestHeaders {
     /// Reads and syntax-checks the six signed headers.
     pub fn parse<H: HeaderSource + ?Sized>(h: &H) -> Result<RequestHeaders, VerifyError> {
         let malformed = VerifyError::MalformedHeader;
-        let caller = KeyId::parse(header(h, headers::CALLER)?).map_err(|_| malformed(headers::CALLER))?;
-        let receiver = KeyId::parse(header(h, headers::RECEIVER)?).map_err(|_| malformed(headers::RECEIVER))?;
-        let timestamp = parse_timestamp(header(h, headers::TIMESTAMP)?).ok_or(malformed(headers::TIMESTAMP))?;
+        let caller =
+            KeyId::parse(header(h, headers::CALLER)?).map_err(|_| malformed(headers::CALLER))?;
+        let receiver = KeyId::parse(header(h, headers::RECEIVER)?)
+            .map_err(|_| malformed(headers::RECEIVER))?;
+        let timestamp =
+            parse_timestamp(header(h, headers::TIMESTAMP)?).ok_or(malformed(headers::TIMESTAMP))?;
         let nonce = Nonce::parse(header(h, headers::NONCE)?).ok_or(malformed(headers::NONCE))?;
-        let body_sha256 =
-            parse_sha256_hex(header(h, headers::BODY_SHA256)?).ok_or(malformed(headers::BODY_SHA256))?;
-        let signature = unb64_array::<64>(header(h, headers::SIGNATURE)?).ok_or(malformed(headers::SIGNATURE))?;
+        let body_sha256 = parse_sha256_hex(header(h, headers::BODY_SHA256)?)
+            .ok_or(malformed(headers::BODY_SHA256))?;
+        let signature = unb64_array::<64>(header(h, headers::SIGNATURE)?)
+            .ok_or(malformed(headers::SIGNATURE))?;
         let user = optional(h, headers::USER)?;
         let delegation = optional(h, headers::DELEGATION)?;
-        Ok(RequestHeaders { caller, receiver, timestamp, nonce, body_sha256, signature, user, delegation })
+        Ok(RequestHeaders {
+            caller,
+            receiver,
+            timestamp,
+            nonce,
+            body_sha256,
+            signature,
+            user,
+            delegation,
+        })
     }
 
     /// The key id the request claims to come from (look the peer up by it).
@@ -360,13 +402,17 @@ impl RequestHeaders {
         peer: Option<PeerKeyStatus>,
         clock: &dyn Clock,
     ) -> Result<VerifiedRequest, VerifyError> {
-        let (path, query) = split_target(method, path_and_query).ok_or(VerifyError::MalformedTarget)?;
+        let (path, query) =
+            split_target(method, path_and_query).ok_or(VerifyError::MalformedTarget)?;
         if &self.receiver != receiver {
             return Err(VerifyError::WrongReceiver(self.receiver));
         }
         let now = clock.now();
         if now.abs_diff(self.timestamp) > MAX_CLOCK_SKEW {
-            return Err(VerifyError::StaleTimestamp { timestamp: self.timestamp, now });
+            return Err(VerifyError::StaleTimestamp {
+                timestamp: self.timestamp,
+                now,
+            });
         }
         if &self.body_sha256 != body_sha256 {
             return Err(VerifyError::BodyDigestMismatch);
@@ -380,9 +426,21 @@ impl RequestHeaders {
             return Err(VerifyError::PeerKeyMismatch(self.caller));
         }
         let body_hex = hex::encode(self.body_sha256);
-        let acting = Acting { user: self.user.as_deref(), delegation: self.delegation.as_deref() };
-        let text =
-            canonical(method, path, query, &body_hex, self.timestamp, &self.nonce, &self.caller, receiver, acting);
+        let acting = Acting {
+            user: self.user.as_deref(),
+            delegation: self.delegation.as_deref(),
+        };
+        let text = canonical(
+            method,
+            path,
+            query,
+            &body_hex,
+            self.timestamp,
+            &self.nonce,
+            &self.caller,
+            receiver,
+            acting,
+        );
         if !key.verify_raw(text.as_bytes(), &self.signature) {
             return Err(VerifyError::BadSignature);
         }

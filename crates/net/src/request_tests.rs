@@ -12,20 +12,49 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    Fixture { caller: Identity::generate(), receiver: Identity::generate(), clock: ManualClock::new(T0) }
+    Fixture {
+        caller: Identity::generate(),
+        receiver: Identity::generate(),
+        clock: ManualClock::new(T0),
+    }
 }
 
 impl Fixture {
     fn sign(&self, method: &str, target: &str, body: &[u8]) -> SignedRequest {
-        sign_request(&self.caller, &self.receiver.key_id(), method, target, &sha256(body), Acting::NONE, &self.clock).unwrap()
+        sign_request(
+            &self.caller,
+            &self.receiver.key_id(),
+            method,
+            target,
+            &sha256(body),
+            Acting::NONE,
+            &self.clock,
+        )
+        .unwrap()
     }
 
     fn lookup(&self) -> impl Fn(&KeyId) -> Option<PeerKeyStatus> + '_ {
-        move |k: &KeyId| (k == &self.caller.key_id()).then(|| PeerKeyStatus::Active(*self.caller.public_key()))
+        move |k: &KeyId| {
+            (k == &self.caller.key_id()).then(|| PeerKeyStatus::Active(*self.caller.public_key()))
+        }
     }
 
-    fn verify(&self, method: &str, target: &str, headers: &[(&'static str, String)], body: &[u8]) -> Result<VerifiedRequest, VerifyError> {
-        verify_request(method, target, headers, &sha256(body), &self.receiver.key_id(), self.lookup(), &self.clock)
+    fn verify(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&'static str, String)],
+        body: &[u8],
+    ) -> Result<VerifiedRequest, VerifyError> {
+        verify_request(
+            method,
+            target,
+            headers,
+            &sha256(body),
+            &self.receiver.key_id(),
+            self.lookup(),
+            &self.clock,
+        )
     }
 }
 
@@ -38,8 +67,20 @@ fn a_signed_request_verifies_and_names_the_nonce_to_record() {
     let f = fixture();
     let signed = f.sign("POST", "/rpc/deploy?x=1", b"{}");
     let names: Vec<_> = signed.headers.iter().map(|(k, _)| *k).collect();
-    assert_eq!(names, [headers::CALLER, headers::RECEIVER, headers::TIMESTAMP, headers::NONCE, headers::BODY_SHA256, headers::SIGNATURE]);
-    let v = f.verify("POST", "/rpc/deploy?x=1", &signed.headers, b"{}").unwrap();
+    assert_eq!(
+        names,
+        [
+            headers::CALLER,
+            headers::RECEIVER,
+            headers::TIMESTAMP,
+            headers::NONCE,
+            headers::BODY_SHA256,
+            headers::SIGNATURE
+        ]
+    );
+    let v = f
+        .verify("POST", "/rpc/deploy?x=1", &signed.headers, b"{}")
+        .unwrap();
     assert_eq!(v.caller, f.caller.key_id());
     assert_eq!(v.caller_key, *f.caller.public_key());
     assert_eq!(v.nonce, signed.nonce);
@@ -62,13 +103,23 @@ fn replayed_request_yields_the_same_nonce_so_the_store_refuses_it() {
     let f = fixture();
     let signed = f.sign("GET", "/rpc/describe", b"");
     let mut seen = HashSet::new();
-    let first = f.verify("GET", "/rpc/describe", &signed.headers, b"").unwrap();
+    let first = f
+        .verify("GET", "/rpc/describe", &signed.headers, b"")
+        .unwrap();
     assert!(seen.insert((first.caller.clone(), first.nonce.clone())));
-    let replay = f.verify("GET", "/rpc/describe", &signed.headers, b"").unwrap();
-    assert!(!seen.insert((replay.caller, replay.nonce)), "the replay carries the recorded nonce");
+    let replay = f
+        .verify("GET", "/rpc/describe", &signed.headers, b"")
+        .unwrap();
+    assert!(
+        !seen.insert((replay.caller, replay.nonce)),
+        "the replay carries the recorded nonce"
+    );
     // A replay later than the window is refused by time, after the nonce could be forgotten.
     f.clock.advance(MAX_CLOCK_SKEW + 1);
-    assert!(matches!(f.verify("GET", "/rpc/describe", &signed.headers, b""), Err(VerifyError::StaleTimestamp { .. })));
+    assert!(matches!(
+        f.verify("GET", "/rpc/describe", &signed.headers, b""),
+        Err(VerifyError::StaleTimestamp { .. })
+    ));
     assert!(first.record_until > T0 + MAX_CLOCK_SKEW);
 }
 
@@ -79,17 +130,35 @@ fn forged_signature_is_refused() {
     let mut sig = unb64(&signed.headers[5].1).unwrap();
     sig[0] ^= 0x01;
     set(&mut signed.headers, headers::SIGNATURE, &b64(&sig));
-    assert_eq!(f.verify("GET", "/rpc/describe", &signed.headers, b""), Err(VerifyError::BadSignature));
+    assert_eq!(
+        f.verify("GET", "/rpc/describe", &signed.headers, b""),
+        Err(VerifyError::BadSignature)
+    );
 }
 
 #[test]
 fn a_key_claiming_another_peers_id_is_refused() {
     let f = fixture();
     let mallory = Identity::generate();
-    let mut signed =
-        sign_request(&mallory, &f.receiver.key_id(), "GET", "/rpc/describe", &sha256(b""), Acting::NONE, &f.clock).unwrap();
-    set(&mut signed.headers, headers::CALLER, f.caller.key_id().as_str());
-    assert_eq!(f.verify("GET", "/rpc/describe", &signed.headers, b""), Err(VerifyError::BadSignature));
+    let mut signed = sign_request(
+        &mallory,
+        &f.receiver.key_id(),
+        "GET",
+        "/rpc/describe",
+        &sha256(b""),
+        Acting::NONE,
+        &f.clock,
+    )
+    .unwrap();
+    set(
+        &mut signed.headers,
+        headers::CALLER,
+        f.caller.key_id().as_str(),
+    );
+    assert_eq!(
+        f.verify("GET", "/rpc/describe", &signed.headers, b""),
+        Err(VerifyError::BadSignature)
+    );
 }
 
 #[test]
@@ -97,12 +166,28 @@ fn request_relayed_to_a_third_platform_is_refused() {
     let f = fixture();
     let third = Identity::generate();
     let signed = f.sign("POST", "/rpc/deploy", b"x");
-    let err = verify_request("POST", "/rpc/deploy", &signed.headers, &sha256(b"x"), &third.key_id(), f.lookup(), &f.clock);
+    let err = verify_request(
+        "POST",
+        "/rpc/deploy",
+        &signed.headers,
+        &sha256(b"x"),
+        &third.key_id(),
+        f.lookup(),
+        &f.clock,
+    );
     assert_eq!(err, Err(VerifyError::WrongReceiver(f.receiver.key_id())));
     // Rewriting the receiver header breaks the signature.
     let mut relayed = signed.headers.clone();
     set(&mut relayed, headers::RECEIVER, third.key_id().as_str());
-    let err = verify_request("POST", "/rpc/deploy", &relayed, &sha256(b"x"), &third.key_id(), f.lookup(), &f.clock);
+    let err = verify_request(
+        "POST",
+        "/rpc/deploy",
+        &relayed,
+        &sha256(b"x"),
+        &third.key_id(),
+        f.lookup(),
+        &f.clock,
+    );
     assert_eq!(err, Err(VerifyError::BadSignature));
 }
 
@@ -110,7 +195,14 @@ fn request_relayed_to_a_third_platform_is_refused() {
 fn tampered_method_path_or_query_is_refused() {
     let f = fixture();
     let signed = f.sign("GET", "/rpc/sessions?idnumber=ABC&page=2", b"");
-    let _ok = f.verify("GET", "/rpc/sessions?idnumber=ABC&page=2", &signed.headers, b"").unwrap();
+    let _ok = f
+        .verify(
+            "GET",
+            "/rpc/sessions?idnumber=ABC&page=2",
+            &signed.headers,
+            b"",
+        )
+        .unwrap();
     for target in [
         "/rpc/sessions?idnumber=ABD&page=2",
         "/rpc/sessions?page=2&idnumber=ABC",
@@ -121,22 +213,47 @@ fn tampered_method_path_or_query_is_refused() {
         "/rpc/session?idnumber=ABC&page=2",
         "/rpc/sessions/?idnumber=ABC&page=2",
     ] {
-        assert_eq!(f.verify("GET", target, &signed.headers, b""), Err(VerifyError::BadSignature), "{target}");
+        assert_eq!(
+            f.verify("GET", target, &signed.headers, b""),
+            Err(VerifyError::BadSignature),
+            "{target}"
+        );
     }
-    assert_eq!(f.verify("POST", "/rpc/sessions?idnumber=ABC&page=2", &signed.headers, b""), Err(VerifyError::BadSignature));
+    assert_eq!(
+        f.verify(
+            "POST",
+            "/rpc/sessions?idnumber=ABC&page=2",
+            &signed.headers,
+            b""
+        ),
+        Err(VerifyError::BadSignature)
+    );
     // Path and query are separate lines: moving the `?` changes the signed text.
     let odd = f.sign("GET", "/a?b/c", b"");
-    assert_eq!(f.verify("GET", "/a/b?c", &odd.headers, b""), Err(VerifyError::BadSignature));
+    assert_eq!(
+        f.verify("GET", "/a/b?c", &odd.headers, b""),
+        Err(VerifyError::BadSignature)
+    );
 }
 
 #[test]
 fn tampered_body_is_refused() {
     let f = fixture();
     let mut signed = f.sign("POST", "/rpc/offer", b"{\"course\":1}");
-    assert_eq!(f.verify("POST", "/rpc/offer", &signed.headers, b"{\"course\":2}"), Err(VerifyError::BodyDigestMismatch));
+    assert_eq!(
+        f.verify("POST", "/rpc/offer", &signed.headers, b"{\"course\":2}"),
+        Err(VerifyError::BodyDigestMismatch)
+    );
     // Also replacing the digest header breaks the signature.
-    set(&mut signed.headers, headers::BODY_SHA256, &hex::encode(sha256(b"{\"course\":2}")));
-    assert_eq!(f.verify("POST", "/rpc/offer", &signed.headers, b"{\"course\":2}"), Err(VerifyError::BadSignature));
+    set(
+        &mut signed.headers,
+        headers::BODY_SHA256,
+        &hex::encode(sha256(b"{\"course\":2}")),
+    );
+    assert_eq!(
+        f.verify("POST", "/rpc/offer", &signed.headers, b"{\"course\":2}"),
+        Err(VerifyError::BadSignature)
+    );
 }
 
 #[test]
@@ -144,16 +261,26 @@ fn timestamps_outside_five_minutes_are_refused() {
     let f = fixture();
     let signed = f.sign("GET", "/rpc/describe", b"");
     f.clock.set(T0 + MAX_CLOCK_SKEW);
-    let _ok = f.verify("GET", "/rpc/describe", &signed.headers, b"").unwrap();
+    let _ok = f
+        .verify("GET", "/rpc/describe", &signed.headers, b"")
+        .unwrap();
     f.clock.set(T0 + MAX_CLOCK_SKEW + 1);
     assert_eq!(
         f.verify("GET", "/rpc/describe", &signed.headers, b""),
-        Err(VerifyError::StaleTimestamp { timestamp: T0, now: T0 + MAX_CLOCK_SKEW + 1 })
+        Err(VerifyError::StaleTimestamp {
+            timestamp: T0,
+            now: T0 + MAX_CLOCK_SKEW + 1
+        })
     );
     f.clock.set(T0 - MAX_CLOCK_SKEW);
-    let _ok = f.verify("GET", "/rpc/describe", &signed.headers, b"").unwrap();
+    let _ok = f
+        .verify("GET", "/rpc/describe", &signed.headers, b"")
+        .unwrap();
     f.clock.set(T0 - MAX_CLOCK_SKEW - 1);
-    assert!(matches!(f.verify("GET", "/rpc/describe", &signed.headers, b""), Err(VerifyError::StaleTimestamp { .. })));
+    assert!(matches!(
+        f.verify("GET", "/rpc/describe", &signed.headers, b""),
+        Err(VerifyError::StaleTimestamp { .. })
+    ));
 }
 
 #[test]
@@ -163,48 +290,133 @@ fn unknown_disabled_or_mismatched_peer_is_refused() {
     let rid = f.receiver.key_id();
     let cid = f.caller.key_id();
     let run = |peer: Option<PeerKeyStatus>| {
-        verify_request("GET", "/rpc/describe", &signed.headers, &sha256(b""), &rid, |_| peer.clone(), &f.clock)
+        verify_request(
+            "GET",
+            "/rpc/describe",
+            &signed.headers,
+            &sha256(b""),
+            &rid,
+            |_| peer.clone(),
+            &f.clock,
+        )
     };
     assert_eq!(run(None), Err(VerifyError::UnknownCaller(cid.clone())));
-    assert_eq!(run(Some(PeerKeyStatus::Disabled)), Err(VerifyError::DisabledCaller(cid.clone())));
+    assert_eq!(
+        run(Some(PeerKeyStatus::Disabled)),
+        Err(VerifyError::DisabledCaller(cid.clone()))
+    );
     let other = *Identity::generate().public_key();
-    assert_eq!(run(Some(PeerKeyStatus::Active(other))), Err(VerifyError::PeerKeyMismatch(cid)));
+    assert_eq!(
+        run(Some(PeerKeyStatus::Active(other))),
+        Err(VerifyError::PeerKeyMismatch(cid))
+    );
 }
 
 #[test]
 fn missing_duplicate_and_malformed_headers_are_refused() {
     let f = fixture();
     let signed = f.sign("GET", "/rpc/describe", b"");
-    for name in [headers::CALLER, headers::RECEIVER, headers::TIMESTAMP, headers::NONCE, headers::BODY_SHA256, headers::SIGNATURE] {
-        let without: Vec<_> = signed.headers.iter().filter(|(k, _)| *k != name).cloned().collect();
-        assert_eq!(f.verify("GET", "/rpc/describe", &without, b""), Err(VerifyError::MissingHeader(name)));
+    for name in [
+        headers::CALLER,
+        headers::RECEIVER,
+        headers::TIMESTAMP,
+        headers::NONCE,
+        headers::BODY_SHA256,
+        headers::SIGNATURE,
+    ] {
+        let without: Vec<_> = signed
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != name)
+            .cloned()
+            .collect();
+        assert_eq!(
+            f.verify("GET", "/rpc/describe", &without, b""),
+            Err(VerifyError::MissingHeader(name))
+        );
         let mut twice = signed.headers.clone();
-        twice.push((name, signed.headers.iter().find(|(k, _)| *k == name).unwrap().1.clone()));
-        assert_eq!(f.verify("GET", "/rpc/describe", &twice, b""), Err(VerifyError::DuplicateHeader(name)));
+        twice.push((
+            name,
+            signed
+                .headers
+                .iter()
+                .find(|(k, _)| *k == name)
+                .unwrap()
+                .1
+                .clone(),
+        ));
+        assert_eq!(
+            f.verify("GET", "/rpc/describe", &twice, b""),
+            Err(VerifyError::DuplicateHeader(name))
+        );
         for junk in ["", "x", "zz zz", "-1", "\u{e9}", &"9".repeat(100)] {
             let mut bad = signed.headers.clone();
             set(&mut bad, name, junk);
-            assert_eq!(f.verify("GET", "/rpc/describe", &bad, b""), Err(VerifyError::MalformedHeader(name)), "{name}={junk}");
+            assert_eq!(
+                f.verify("GET", "/rpc/describe", &bad, b""),
+                Err(VerifyError::MalformedHeader(name)),
+                "{name}={junk}"
+            );
         }
     }
     let mut bad = signed.headers.clone();
     set(&mut bad, headers::TIMESTAMP, &format!("0{T0}"));
-    assert_eq!(f.verify("GET", "/rpc/describe", &bad, b""), Err(VerifyError::MalformedHeader(headers::TIMESTAMP)));
+    assert_eq!(
+        f.verify("GET", "/rpc/describe", &bad, b""),
+        Err(VerifyError::MalformedHeader(headers::TIMESTAMP))
+    );
     set(&mut bad, headers::TIMESTAMP, &format!("+{T0}"));
-    assert_eq!(f.verify("GET", "/rpc/describe", &bad, b""), Err(VerifyError::MalformedHeader(headers::TIMESTAMP)));
+    assert_eq!(
+        f.verify("GET", "/rpc/describe", &bad, b""),
+        Err(VerifyError::MalformedHeader(headers::TIMESTAMP))
+    );
     // Header names match case-insensitively.
-    let upper: Vec<(String, String)> = signed.headers.iter().map(|(k, v)| (k.to_uppercase(), v.clone())).collect();
-    let _ok = verify_request("GET", "/rpc/describe", &upper, &sha256(b""), &f.receiver.key_id(), f.lookup(), &f.clock).unwrap();
+    let upper: Vec<(String, String)> = signed
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_uppercase(), v.clone()))
+        .collect();
+    let _ok = verify_request(
+        "GET",
+        "/rpc/describe",
+        &upper,
+        &sha256(b""),
+        &f.receiver.key_id(),
+        f.lookup(),
+        &f.clock,
+    )
+    .unwrap();
 }
 
 #[test]
 fn bad_methods_and_targets_are_refused_on_both_sides() {
     let f = fixture();
     let signed = f.sign("GET", "/rpc/describe", b"");
-    for (method, target) in [("get", "/rpc/describe"), ("", "/x"), ("GET", "rpc/describe"), ("GET", "/a b"), ("GET", "/a#frag"), ("GET", "/a\nb"), ("GET", "http://evil/x")] {
-        assert_eq!(f.verify(method, target, &signed.headers, b""), Err(VerifyError::MalformedTarget), "{method} {target}");
+    for (method, target) in [
+        ("get", "/rpc/describe"),
+        ("", "/x"),
+        ("GET", "rpc/describe"),
+        ("GET", "/a b"),
+        ("GET", "/a#frag"),
+        ("GET", "/a\nb"),
+        ("GET", "http://evil/x"),
+    ] {
         assert_eq!(
-            sign_request(&f.caller, &f.receiver.key_id(), method, target, &sha256(b""), Acting::NONE, &f.clock).unwrap_err(),
+            f.verify(method, target, &signed.headers, b""),
+            Err(VerifyError::MalformedTarget),
+            "{method} {target}"
+        );
+        assert_eq!(
+            sign_request(
+                &f.caller,
+                &f.receiver.key_id(),
+                method,
+                target,
+                &sha256(b""),
+                Acting::NONE,
+                &f.clock
+            )
+            .unwrap_err(),
             SignError::InvalidTarget
         );
     }
@@ -230,8 +442,11 @@ fn random_header_mutations_never_panic_and_never_verify() {
         state
     };
     for _ in 0..3_000 {
-        let mut headers: Vec<(String, Vec<u8>)> =
-            signed.headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        let mut headers: Vec<(String, Vec<u8>)> = signed
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
         for _ in 0..=(next() % 3) {
             let i = (next() % headers.len() as u64) as usize;
             let value = &mut headers[i].1;
@@ -251,14 +466,29 @@ fn random_header_mutations_never_panic_and_never_verify() {
         }
         // Only the signed headers count: an extra unrelated header changes nothing.
         let project = |h: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
-            let mut v: Vec<_> = h.iter().filter(|(k, _)| k.starts_with("pf-")).cloned().collect();
+            let mut v: Vec<_> = h
+                .iter()
+                .filter(|(k, _)| k.starts_with("pf-"))
+                .cloned()
+                .collect();
             v.sort();
             v
         };
-        let original: Vec<(String, Vec<u8>)> =
-            signed.headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        let original: Vec<(String, Vec<u8>)> = signed
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
         let changed = project(&headers) != project(&original);
-        let result = verify_request("POST", "/rpc/offer?a=1", &headers, &sha256(b"body"), &f.receiver.key_id(), f.lookup(), &f.clock);
+        let result = verify_request(
+            "POST",
+            "/rpc/offer?a=1",
+            &headers,
+            &sha256(b"body"),
+            &f.receiver.key_id(),
+            f.lookup(),
+            &f.clock,
+        );
         if changed {
             assert!(result.is_err(), "{headers:?}");
         }
@@ -268,28 +498,70 @@ fn random_header_mutations_never_panic_and_never_verify() {
 #[test]
 fn acting_user_tokens_are_covered_by_the_signature() {
     let f = fixture();
-    let acting = Acting { user: Some("pf1.user.AAA.BBB"), delegation: Some("pf1.delegation.CCC.DDD") };
-    let signed =
-        sign_request(&f.caller, &f.receiver.key_id(), "POST", "/rpc/deploy", &sha256(b"{}"), acting, &f.clock).unwrap();
-    let v = f.verify("POST", "/rpc/deploy", &signed.headers, b"{}").unwrap();
+    let acting = Acting {
+        user: Some("pf1.user.AAA.BBB"),
+        delegation: Some("pf1.delegation.CCC.DDD"),
+    };
+    let signed = sign_request(
+        &f.caller,
+        &f.receiver.key_id(),
+        "POST",
+        "/rpc/deploy",
+        &sha256(b"{}"),
+        acting,
+        &f.clock,
+    )
+    .unwrap();
+    let v = f
+        .verify("POST", "/rpc/deploy", &signed.headers, b"{}")
+        .unwrap();
     assert_eq!(v.user.as_deref(), acting.user);
     assert_eq!(v.delegation.as_deref(), acting.delegation);
     // Swapped, stripped or added tokens break the signature.
     let mut swapped = signed.headers.clone();
     set(&mut swapped, headers::USER, "pf1.user.EEE.FFF");
-    assert_eq!(f.verify("POST", "/rpc/deploy", &swapped, b"{}"), Err(VerifyError::BadSignature));
-    let stripped: Vec<_> = signed.headers.iter().filter(|(k, _)| *k != headers::DELEGATION).cloned().collect();
-    assert_eq!(f.verify("POST", "/rpc/deploy", &stripped, b"{}"), Err(VerifyError::BadSignature));
+    assert_eq!(
+        f.verify("POST", "/rpc/deploy", &swapped, b"{}"),
+        Err(VerifyError::BadSignature)
+    );
+    let stripped: Vec<_> = signed
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != headers::DELEGATION)
+        .cloned()
+        .collect();
+    assert_eq!(
+        f.verify("POST", "/rpc/deploy", &stripped, b"{}"),
+        Err(VerifyError::BadSignature)
+    );
     let plain = f.sign("POST", "/rpc/deploy", b"{}");
     let mut added = plain.headers.clone();
     added.push((headers::USER, "pf1.user.AAA.BBB".into()));
-    assert_eq!(f.verify("POST", "/rpc/deploy", &added, b"{}"), Err(VerifyError::BadSignature));
+    assert_eq!(
+        f.verify("POST", "/rpc/deploy", &added, b"{}"),
+        Err(VerifyError::BadSignature)
+    );
     let mut twice = signed.headers.clone();
     twice.push((headers::USER, "pf1.user.AAA.BBB".into()));
-    assert_eq!(f.verify("POST", "/rpc/deploy", &twice, b"{}"), Err(VerifyError::DuplicateHeader(headers::USER)));
-    let bad = Acting { user: Some("has space"), delegation: None };
     assert_eq!(
-        sign_request(&f.caller, &f.receiver.key_id(), "POST", "/rpc/deploy", &sha256(b"{}"), bad, &f.clock).unwrap_err(),
+        f.verify("POST", "/rpc/deploy", &twice, b"{}"),
+        Err(VerifyError::DuplicateHeader(headers::USER))
+    );
+    let bad = Acting {
+        user: Some("has space"),
+        delegation: None,
+    };
+    assert_eq!(
+        sign_request(
+            &f.caller,
+            &f.receiver.key_id(),
+            "POST",
+            "/rpc/deploy",
+            &sha256(b"{}"),
+            bad,
+            &f.clock
+        )
+        .unwrap_err(),
         SignError::InvalidToken
     );
 }

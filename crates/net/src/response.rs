@@ -54,7 +54,13 @@ pub enum ResponseError {
     BadSignature,
 }
 
-fn canonical(status: u16, body_hex: &str, nonce: &Nonce, responder: &KeyId, requester: &KeyId) -> String {
+fn canonical(
+    status: u16,
+    body_hex: &str,
+    nonce: &Nonce,
+    responder: &KeyId,
+    requester: &KeyId,
+) -> String {
     format!("{LABEL}\n{status}\n{body_hex}\n{nonce}\n{responder}\n{requester}")
 }
 
@@ -76,7 +82,10 @@ pub fn sign_response(
     ]
 }
 
-fn header<'a, H: HeaderSource + ?Sized>(h: &'a H, name: &'static str) -> Result<&'a str, ResponseError> {
+fn header<'a, H: HeaderSource + ?Sized>(
+    h: &'a H,
+    name: &'static str,
+) -> Result<&'a str, ResponseError> {
     single(h, name).map_err(|p| match p {
         HeaderProblem::Missing => ResponseError::MissingHeader(name),
         HeaderProblem::Duplicate => ResponseError::DuplicateHeader(name),
@@ -101,10 +110,12 @@ pub fn verify_response<H: HeaderSource + ?Sized>(
         return Err(ResponseError::BadStatus(status));
     }
     let malformed = ResponseError::MalformedHeader;
-    let claimed = KeyId::parse(header(headers, headers::RESPONDER)?).map_err(|_| malformed(headers::RESPONDER))?;
-    let digest =
-        parse_sha256_hex(header(headers, headers::BODY_SHA256)?).ok_or(malformed(headers::BODY_SHA256))?;
-    let signature = unb64_array::<64>(header(headers, headers::SIGNATURE)?).ok_or(malformed(headers::SIGNATURE))?;
+    let claimed = KeyId::parse(header(headers, headers::RESPONDER)?)
+        .map_err(|_| malformed(headers::RESPONDER))?;
+    let digest = parse_sha256_hex(header(headers, headers::BODY_SHA256)?)
+        .ok_or(malformed(headers::BODY_SHA256))?;
+    let signature = unb64_array::<64>(header(headers, headers::SIGNATURE)?)
+        .ok_or(malformed(headers::SIGNATURE))?;
     let expected = responder.key_id();
     if claimed != expected {
         return Err(ResponseError::WrongResponder(claimed));
@@ -112,7 +123,13 @@ pub fn verify_response<H: HeaderSource + ?Sized>(
     if &digest != body_sha256 {
         return Err(ResponseError::BodyDigestMismatch);
     }
-    let text = canonical(status, &hex::encode(digest), request_nonce, &expected, requester);
+    let text = canonical(
+        status,
+        &hex::encode(digest),
+        request_nonce,
+        &expected,
+        requester,
+    );
     if responder.verify_raw(text.as_bytes(), &signature) {
         Ok(())
     } else {
@@ -132,15 +149,37 @@ mod tests {
     }
 
     fn f() -> F {
-        F { server: Identity::generate(), client: Identity::generate(), nonce: Nonce::generate() }
+        F {
+            server: Identity::generate(),
+            client: Identity::generate(),
+            nonce: Nonce::generate(),
+        }
     }
 
     impl F {
         fn sign(&self, status: u16, body: &[u8]) -> Vec<(&'static str, String)> {
-            sign_response(&self.server, status, &sha256(body), &self.nonce, &self.client.key_id())
+            sign_response(
+                &self.server,
+                status,
+                &sha256(body),
+                &self.nonce,
+                &self.client.key_id(),
+            )
         }
-        fn verify(&self, status: u16, h: &[(&'static str, String)], body: &[u8]) -> Result<(), ResponseError> {
-            verify_response(status, h, &sha256(body), self.server.public_key(), &self.nonce, &self.client.key_id())
+        fn verify(
+            &self,
+            status: u16,
+            h: &[(&'static str, String)],
+            body: &[u8],
+        ) -> Result<(), ResponseError> {
+            verify_response(
+                status,
+                h,
+                &sha256(body),
+                self.server.public_key(),
+                &self.nonce,
+                &self.client.key_id(),
+            )
         }
     }
 
@@ -156,24 +195,42 @@ mod tests {
         let f = f();
         let h: Vec<(&'static str, String)> = vec![("content-type", "application/json".into())];
         assert_eq!(f.verify(200, &h, b"{}"), Err(ResponseError::Unsigned));
-        let partial: Vec<_> = f.sign(200, b"{}").into_iter().filter(|(k, _)| *k != headers::RESPONDER).collect();
-        assert_eq!(f.verify(200, &partial, b"{}"), Err(ResponseError::MissingHeader(headers::RESPONDER)));
+        let partial: Vec<_> = f
+            .sign(200, b"{}")
+            .into_iter()
+            .filter(|(k, _)| *k != headers::RESPONDER)
+            .collect();
+        assert_eq!(
+            f.verify(200, &partial, b"{}"),
+            Err(ResponseError::MissingHeader(headers::RESPONDER))
+        );
     }
 
     #[test]
     fn tampered_status_or_body_is_refused() {
         let f = f();
         let h = f.sign(403, b"{\"code\":\"not_admitted\"}");
-        assert_eq!(f.verify(200, &h, b"{\"code\":\"not_admitted\"}"), Err(ResponseError::BadSignature));
-        assert_eq!(f.verify(403, &h, b"{\"code\":\"ok\"}"), Err(ResponseError::BodyDigestMismatch));
+        assert_eq!(
+            f.verify(200, &h, b"{\"code\":\"not_admitted\"}"),
+            Err(ResponseError::BadSignature)
+        );
+        assert_eq!(
+            f.verify(403, &h, b"{\"code\":\"ok\"}"),
+            Err(ResponseError::BodyDigestMismatch)
+        );
         let mut swapped = h.clone();
         swapped[1].1 = hex::encode(sha256(b"{\"code\":\"ok\"}"));
-        assert_eq!(f.verify(403, &swapped, b"{\"code\":\"ok\"}"), Err(ResponseError::BadSignature));
+        assert_eq!(
+            f.verify(403, &swapped, b"{\"code\":\"ok\"}"),
+            Err(ResponseError::BadSignature)
+        );
         let mut sig = unb64(&h[2].1).unwrap();
         sig[63] ^= 0x10;
         let mut forged = h.clone();
         forged[2].1 = b64(&sig);
-        assert!(f.verify(403, &forged, b"{\"code\":\"not_admitted\"}").is_err());
+        assert!(f
+            .verify(403, &forged, b"{\"code\":\"not_admitted\"}")
+            .is_err());
     }
 
     #[test]
@@ -181,15 +238,32 @@ mod tests {
         let f = f();
         let h = f.sign(200, b"x");
         let other_nonce = Nonce::generate();
-        let err = verify_response(200, &h, &sha256(b"x"), f.server.public_key(), &other_nonce, &f.client.key_id());
+        let err = verify_response(
+            200,
+            &h,
+            &sha256(b"x"),
+            f.server.public_key(),
+            &other_nonce,
+            &f.client.key_id(),
+        );
         assert_eq!(err, Err(ResponseError::BadSignature));
         let other_requester = Identity::generate().key_id();
-        let err = verify_response(200, &h, &sha256(b"x"), f.server.public_key(), &f.nonce, &other_requester);
+        let err = verify_response(
+            200,
+            &h,
+            &sha256(b"x"),
+            f.server.public_key(),
+            &f.nonce,
+            &other_requester,
+        );
         assert_eq!(err, Err(ResponseError::BadSignature));
         // A relay answering with its own key, even correctly signed, is not the peer we called.
         let relay = Identity::generate();
         let h = sign_response(&relay, 200, &sha256(b"x"), &f.nonce, &f.client.key_id());
-        assert_eq!(f.verify(200, &h, b"x"), Err(ResponseError::WrongResponder(relay.key_id())));
+        assert_eq!(
+            f.verify(200, &h, b"x"),
+            Err(ResponseError::WrongResponder(relay.key_id()))
+        );
     }
 
     #[test]
@@ -204,8 +278,14 @@ mod tests {
             }
             let mut twice = good.clone();
             twice.push(good[i].clone());
-            assert!(matches!(f.verify(200, &twice, b""), Err(ResponseError::DuplicateHeader(_))));
+            assert!(matches!(
+                f.verify(200, &twice, b""),
+                Err(ResponseError::DuplicateHeader(_))
+            ));
         }
-        assert_eq!(f.verify(700, &good, b""), Err(ResponseError::BadStatus(700)));
+        assert_eq!(
+            f.verify(700, &good, b""),
+            Err(ResponseError::BadStatus(700))
+        );
     }
 }

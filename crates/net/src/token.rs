@@ -85,7 +85,11 @@ pub(crate) fn seal<T: Serialize>(identity: &Identity, kind: &str, claims: &T) ->
 }
 
 /// Checks the envelope and signature of a token of `kind` with `key`, then parses its claims.
-pub(crate) fn open<T: DeserializeOwned>(token: &str, kind: &'static str, key: &PublicKey) -> Result<T, TokenError> {
+pub(crate) fn open<T: DeserializeOwned>(
+    token: &str,
+    kind: &'static str,
+    key: &PublicKey,
+) -> Result<T, TokenError> {
     let (body, sig) = split(token, kind)?;
     let sig = unb64_array::<64>(sig).ok_or(TokenError::Malformed)?;
     if !key.verify_raw(format!("{LABEL}\n{kind}\n{body}").as_bytes(), &sig) {
@@ -105,9 +109,13 @@ fn split<'a>(token: &'a str, kind: &'static str) -> Result<(&'a str, &'a str), T
         return Err(TokenError::TooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(version), Some(found), Some(body), Some(sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(version), Some(found), Some(body), Some(sig), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(TokenError::Malformed);
     };
     if version != VERSION {
@@ -115,7 +123,10 @@ fn split<'a>(token: &'a str, kind: &'static str) -> Result<(&'a str, &'a str), T
     }
     if found != kind {
         let found = found.chars().take(32).collect();
-        return Err(TokenError::WrongKind { expected: kind, found });
+        return Err(TokenError::WrongKind {
+            expected: kind,
+            found,
+        });
     }
     Ok((body, sig))
 }
@@ -126,10 +137,18 @@ fn parse_claims<T: DeserializeOwned>(body: &str) -> Result<T, TokenError> {
 }
 
 /// Applies the time rules of the module docs.
-pub(crate) fn check_times(issued_at: u64, expires_at: u64, max_lifetime: u64, now: u64) -> Result<(), TokenError> {
+pub(crate) fn check_times(
+    issued_at: u64,
+    expires_at: u64,
+    max_lifetime: u64,
+    now: u64,
+) -> Result<(), TokenError> {
     let lifetime = expires_at.saturating_sub(issued_at);
     if lifetime == 0 || lifetime > max_lifetime {
-        return Err(TokenError::BadLifetime { lifetime, max: max_lifetime });
+        return Err(TokenError::BadLifetime {
+            lifetime,
+            max: max_lifetime,
+        });
     }
     if issued_at > now.saturating_add(TOKEN_LEEWAY) {
         return Err(TokenError::NotYetValid { issued_at, now });
@@ -173,31 +192,76 @@ mod tests {
         let id = Identity::generate();
         let t = seal(&id, "user", &C { a: "x".into() });
         assert!(t.starts_with("pf1.user."));
-        assert_eq!(open::<C>(&t, "user", id.public_key()).unwrap(), C { a: "x".into() });
-        assert!(matches!(open::<C>(&t, "jump", id.public_key()), Err(TokenError::WrongKind { .. })));
+        assert_eq!(
+            open::<C>(&t, "user", id.public_key()).unwrap(),
+            C { a: "x".into() }
+        );
+        assert!(matches!(
+            open::<C>(&t, "jump", id.public_key()),
+            Err(TokenError::WrongKind { .. })
+        ));
         let other = Identity::generate();
-        assert_eq!(open::<C>(&t, "user", other.public_key()), Err(TokenError::BadSignature));
+        assert_eq!(
+            open::<C>(&t, "user", other.public_key()),
+            Err(TokenError::BadSignature)
+        );
         // Changing the kind in transit breaks the signature.
         let relabelled = t.replacen("pf1.user.", "pf1.jump.", 1);
-        assert_eq!(open::<C>(&relabelled, "jump", id.public_key()), Err(TokenError::BadSignature));
+        assert_eq!(
+            open::<C>(&relabelled, "jump", id.public_key()),
+            Err(TokenError::BadSignature)
+        );
         // Unknown claims are refused even when signed.
         let extra = seal(&id, "user", &serde_json::json!({"a": "x", "admin": true}));
-        assert_eq!(open::<C>(&extra, "user", id.public_key()), Err(TokenError::Malformed));
-        for junk in ["", "pf1", "pf1.user", "pf1.user.e30", "pf1.user.e30.sig.extra", "pf2.user.e30.AAAA", "....", "pf1.user.!!.AAAA"] {
+        assert_eq!(
+            open::<C>(&extra, "user", id.public_key()),
+            Err(TokenError::Malformed)
+        );
+        for junk in [
+            "",
+            "pf1",
+            "pf1.user",
+            "pf1.user.e30",
+            "pf1.user.e30.sig.extra",
+            "pf2.user.e30.AAAA",
+            "....",
+            "pf1.user.!!.AAAA",
+        ] {
             assert!(open::<C>(junk, "user", id.public_key()).is_err(), "{junk}");
         }
-        assert_eq!(open::<C>(&"a".repeat(MAX_TOKEN + 1), "user", id.public_key()), Err(TokenError::TooLarge));
+        assert_eq!(
+            open::<C>(&"a".repeat(MAX_TOKEN + 1), "user", id.public_key()),
+            Err(TokenError::TooLarge)
+        );
     }
 
     #[test]
     fn time_rules() {
         assert!(check_times(100, 400, 300, 100).is_ok());
         assert!(check_times(100, 400, 300, 400 + TOKEN_LEEWAY - 1).is_ok());
-        assert_eq!(check_times(100, 400, 300, 400 + TOKEN_LEEWAY), Err(TokenError::Expired { expires_at: 400, now: 460 }));
-        assert!(matches!(check_times(100, 401, 300, 100), Err(TokenError::BadLifetime { .. })));
-        assert!(matches!(check_times(100, 100, 300, 100), Err(TokenError::BadLifetime { .. })));
-        assert!(matches!(check_times(400, 100, 300, 100), Err(TokenError::BadLifetime { .. })));
-        assert!(matches!(check_times(1000, 1100, 300, 1000 - TOKEN_LEEWAY - 1), Err(TokenError::NotYetValid { .. })));
+        assert_eq!(
+            check_times(100, 400, 300, 400 + TOKEN_LEEWAY),
+            Err(TokenError::Expired {
+                expires_at: 400,
+                now: 460
+            })
+        );
+        assert!(matches!(
+            check_times(100, 401, 300, 100),
+            Err(TokenError::BadLifetime { .. })
+        ));
+        assert!(matches!(
+            check_times(100, 100, 300, 100),
+            Err(TokenError::BadLifetime { .. })
+        ));
+        assert!(matches!(
+            check_times(400, 100, 300, 100),
+            Err(TokenError::BadLifetime { .. })
+        ));
+        assert!(matches!(
+            check_times(1000, 1100, 300, 1000 - TOKEN_LEEWAY - 1),
+            Err(TokenError::NotYetValid { .. })
+        ));
         assert!(check_times(u64::MAX - 10, u64::MAX, 300, 0).is_err());
     }
 }
