@@ -4,7 +4,7 @@
 //! other start is zip (`mbz_packer`). Entries are handed to a callback one
 //! at a time as a bounded stream, so memory does not grow with the archive.
 //! Tar headers are trusted, `.ARCHIVE_INDEX` is not. Every entry name is
-//! validated ([`normalize_path`]) and every entry type other than a regular
+//! validated (`normalize_path`) and every entry type other than a regular
 //! file or a directory is refused. Decompressed bytes are metered against
 //! [`Limits`] so bombs are refused while they expand.
 

@@ -275,10 +275,11 @@ fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
                             out.push(format!("override for user {uid}"));
                         }
                     }
-                    "password" if stack.last().map(String::as_str) == Some("enrol") => {
-                        if !is_null(&leaf_text) {
-                            out.push("enrolment password".into());
-                        }
+                    "password"
+                        if stack.last().map(String::as_str) == Some("enrol")
+                            && !is_null(&leaf_text) =>
+                    {
+                        out.push("enrolment password".into());
                     }
                     _ => {}
                 }

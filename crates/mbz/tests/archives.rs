@@ -90,13 +90,13 @@ fn import_one(path: &std::path::Path) -> Imported {
     }
 }
 
-fn view(
-    a: &ImportedArchive,
-) -> (
+type View = (
     Vec<(u32, Option<String>, bool)>,
     Vec<(String, String, bool, u32)>,
     Vec<(String, String, String, String, String)>,
-) {
+);
+
+fn view(a: &ImportedArchive) -> View {
     let s = a
         .course
         .sections

@@ -8,6 +8,7 @@
 //! gzip header is fixed and chunking is content-driven, so the same input
 //! always gives the same bytes.
 
+mod entries;
 pub(crate) mod gzip;
 pub(crate) mod native;
 mod patch;
@@ -145,7 +146,7 @@ pub(crate) type Layout = (
 
 pub(crate) fn layout<B: BlobSource>(course: &ExportCourse, blobs: &B) -> Result<Layout> {
     let resolved = plan::resolve(course, blobs)?;
-    let entries = plan::entries(&resolved, blobs)?;
+    let entries = entries::entries(&resolved, blobs)?;
     // Directories implied by the file paths.
     let mut dirs = BTreeSet::new();
     for p in entries.keys() {
