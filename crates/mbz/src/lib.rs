@@ -37,9 +37,9 @@
 //!
 //! ## Checks
 //!
-//! - [`scan`] / [`scan_file`]: the independent user-data scanner (no code
+//! - [`scan()`] / [`scan_file`]: the independent user-data scanner (no code
 //!   shared with the stripper), returning a [`ScanReport`] of [`Finding`]s.
-//! - [`detect`]: Moodle's own format detection; [`check_invariants`]: the
+//! - [`detect()`]: Moodle's own format detection; [`check_invariants`]: the
 //!   restore invariants of mbz-format.md §7.
 //!
 //! ## Transport
