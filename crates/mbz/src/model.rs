@@ -1,6 +1,6 @@
 //! The data model shared by import and export.
 //!
-//! [`ImportedArchive`] is what [`crate::import`] returns; the platform
+//! [`ImportedArchive`] is what [`crate::import()`] returns; the platform
 //! stores it as is (everything is serde-serialisable) and later builds an
 //! [`ExportCourse`] from it, with `ExportCourse::from(imported)` or by
 //! filling [`CourseModel`] itself for a course authored natively.
@@ -243,7 +243,7 @@ pub struct StripReport {
     pub files_removed: u64,
 }
 
-/// The result of [`crate::import`].
+/// The result of [`crate::import()`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportedArchive {
     /// The original archive's skeleton.

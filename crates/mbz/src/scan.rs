@@ -1,7 +1,7 @@
 //! The independent user-data scanner.
 //!
 //! Run on every finished archive before it leaves the platform. It shares
-//! no logic with the stripper ([`crate::import`]): it streams each XML part
+//! no logic with the stripper ([`crate::import()`]): it streams each XML part
 //! through its own event-based pass with its own tables and reports every
 //! trace of user data it finds, with the part path and what it saw. A
 //! finding means the stripper has a bug; the caller fails the job.

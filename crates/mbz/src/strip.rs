@@ -15,7 +15,7 @@
 //! - `moodle_backup.xml` settings `users`, `anonymize`, the settings that
 //!   depend on users, and every `_userinfo` set to 0.
 //!
-//! The independent check of the result lives in [`crate::scan`], which
+//! The independent check of the result lives in [`crate::scan()`], which
 //! shares none of this code.
 
 use std::collections::HashSet;
