@@ -4,7 +4,7 @@
 use crate::{flag, get_flag, get_json, json_text, Store, StoreError, StoreResult};
 use pf_domain::ids::{ActivityId, CourseId, SectionId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 /// An activity to append to a section.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,28 +116,35 @@ async fn place(
     Ok(())
 }
 
+/// Appends an activity to its section inside a transaction (the section is already checked).
+pub(crate) async fn append(conn: &mut AnyConnection, new: &NewActivity) -> StoreResult<ActivityId> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO activities (course_id, section_id, position, module, name, intro, visible, payload)
+         SELECT $1, $2, COALESCE(MAX(position), -1) + 1, $3, $4, $5, $6, $7
+         FROM activities WHERE section_id = $2
+         RETURNING id",
+    )
+    .bind(new.course.0)
+    .bind(new.section.0)
+    .bind(&new.module)
+    .bind(&new.name)
+    .bind(&new.intro)
+    .bind(flag(new.visible))
+    .bind(json_text(&new.payload))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    Ok(ActivityId(id))
+}
+
 impl Store {
     /// Appends an activity at the end of its section.
     pub async fn add_activity(&self, new: NewActivity) -> StoreResult<ActivityId> {
         let mut tx = self.write_tx().await?;
         check_section(&mut tx, new.course, new.section).await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO activities (course_id, section_id, position, module, name, intro, visible, payload)
-             SELECT $1, $2, COALESCE(MAX(position), -1) + 1, $3, $4, $5, $6, $7 FROM activities WHERE section_id = $2
-             RETURNING id",
-        )
-        .bind(new.course.0)
-        .bind(new.section.0)
-        .bind(&new.module)
-        .bind(&new.name)
-        .bind(&new.intro)
-        .bind(flag(new.visible))
-        .bind(json_text(&new.payload))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        let id = append(&mut tx, &new).await?;
         tx.commit().await?;
-        Ok(ActivityId(id))
+        Ok(id)
     }
 
     /// The activities of a course, in section then position order.

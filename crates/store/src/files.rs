@@ -7,7 +7,7 @@ use crate::error::on_write;
 use crate::{Store, StoreError, StoreResult};
 use pf_domain::ids::{ActivityId, CourseId};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
 /// A file to record.
@@ -105,14 +105,47 @@ fn is_hex(s: &str, len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Inserts a file row inside a transaction (its activity is already checked).
+pub(crate) async fn insert(conn: &mut AnyConnection, new: &NewFile) -> StoreResult<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO files (course_id, activity_id, sha256, sha1, size, filename, filepath, mimetype,
+                            component, filearea, itemid, author, license)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(new.course.0)
+    .bind(new.activity.map(|a| a.0))
+    .bind(&new.sha256)
+    .bind(&new.sha1)
+    .bind(new.size)
+    .bind(&new.filename)
+    .bind(&new.filepath)
+    .bind(&new.mimetype)
+    .bind(&new.component)
+    .bind(&new.filearea)
+    .bind(new.itemid)
+    .bind(&new.author)
+    .bind(&new.license)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| on_write(e, || "file already recorded".into(), || format!("course {}", new.course)))?
+    .try_get(0)?)
+}
+
+/// Checks hashes are lowercase hex of the right length.
+pub(crate) fn check_hashes(new: &NewFile) -> StoreResult<()> {
+    if is_hex(&new.sha256, 64) && is_hex(&new.sha1, 40) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "file hashes must be lowercase hex SHA-256 and SHA-1".into(),
+        ))
+    }
+}
+
 impl Store {
     /// Records a file whose blob is already stored; returns its id.
     pub async fn add_file(&self, new: NewFile) -> StoreResult<i64> {
-        if !is_hex(&new.sha256, 64) || !is_hex(&new.sha1, 40) {
-            return Err(StoreError::Invalid(
-                "file hashes must be lowercase hex SHA-256 and SHA-1".into(),
-            ));
-        }
+        check_hashes(&new)?;
         let mut tx = self.write_tx().await?;
         if let Some(activity) = new.activity {
             let found = sqlx::query("SELECT id FROM activities WHERE id = $1 AND course_id = $2")
@@ -127,28 +160,7 @@ impl Store {
                 )));
             }
         }
-        let id: i64 = sqlx::query(
-            "INSERT INTO files (course_id, activity_id, sha256, sha1, size, filename, filepath, mimetype, component,
-                                filearea, itemid, author, license)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        )
-        .bind(new.course.0)
-        .bind(new.activity.map(|a| a.0))
-        .bind(&new.sha256)
-        .bind(&new.sha1)
-        .bind(new.size)
-        .bind(&new.filename)
-        .bind(&new.filepath)
-        .bind(&new.mimetype)
-        .bind(&new.component)
-        .bind(&new.filearea)
-        .bind(new.itemid)
-        .bind(&new.author)
-        .bind(&new.license)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| on_write(e, || "file already recorded".into(), || format!("course {}", new.course)))?
-        .try_get(0)?;
+        let id = insert(&mut tx, &new).await?;
         tx.commit().await?;
         Ok(id)
     }

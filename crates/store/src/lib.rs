@@ -24,6 +24,7 @@ mod categories;
 mod courses;
 mod error;
 mod files;
+mod import;
 pub mod migrate;
 pub mod postgres;
 mod roles;
@@ -39,6 +40,7 @@ pub use categories::{CategoryUpdate, NewCategory};
 pub use courses::{CourseQuery, CourseRecord, CourseUpdate, NewCourse, TRASH_RETENTION_SECS};
 pub use error::{StoreError, StoreResult};
 pub use files::{FileRecord, NewFile};
+pub use import::{CourseTree, ImportedCourse, TreeActivity, TreeFile, TreeSection};
 pub use roles::EnrolmentRecord;
 pub use sections::{NewSection, SectionRecord};
 pub use users::{NewUser, UserRecord, UserUpdate};
@@ -117,6 +119,12 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Checks the database answers (for readiness probes).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
     }
 
     /// Closes every connection; the store is unusable afterwards.

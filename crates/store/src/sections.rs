@@ -5,7 +5,7 @@ use crate::error::on_write;
 use crate::{flag, get_flag, get_json, json_text, Store, StoreError, StoreResult};
 use pf_domain::ids::{CourseId, SectionId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 /// A section to append to a course.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +100,38 @@ async fn renumber(tx: &mut Transaction<'static, Any>, ids: &[i64]) -> StoreResul
     Ok(())
 }
 
+/// Appends a section inside a transaction.
+pub(crate) async fn append(
+    conn: &mut AnyConnection,
+    new: &NewSection,
+) -> StoreResult<SectionRecord> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO sections (course_id, number, name, summary, visible, payload)
+         SELECT $1, COALESCE(MAX(number), -1) + 1, $2, $3, $4, $5 FROM sections WHERE course_id = $1
+         RETURNING {COLUMNS}"
+    ))
+    .bind(new.course.0)
+    .bind(&new.name)
+    .bind(&new.summary)
+    .bind(flag(new.visible))
+    .bind(json_text(&new.payload))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        on_write(
+            e,
+            || {
+                format!(
+                    "a section of course {} was added at the same time",
+                    new.course
+                )
+            },
+            || format!("course {}", new.course),
+        )
+    })?;
+    from_row(&row)
+}
+
 impl Store {
     /// The sections of a course, by number.
     pub async fn sections(&self, course: CourseId) -> StoreResult<Vec<SectionRecord>> {
@@ -142,20 +174,7 @@ impl Store {
     /// Appends a section with every field (used by imports).
     pub async fn insert_section(&self, new: NewSection) -> StoreResult<SectionRecord> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO sections (course_id, number, name, summary, visible, payload)
-             SELECT $1, COALESCE(MAX(number), -1) + 1, $2, $3, $4, $5 FROM sections WHERE course_id = $1
-             RETURNING {COLUMNS}"
-        ))
-        .bind(new.course.0)
-        .bind(&new.name)
-        .bind(&new.summary)
-        .bind(flag(new.visible))
-        .bind(json_text(&new.payload))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| on_write(e, || format!("a section of course {} was added at the same time", new.course), || format!("course {}", new.course)))?;
-        let out = from_row(&row)?;
+        let out = append(&mut tx, &new).await?;
         tx.commit().await?;
         Ok(out)
     }

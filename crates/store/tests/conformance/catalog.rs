@@ -501,3 +501,82 @@ async fn two_processes_share_one_database() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_store_answers_pings_and_refuses_unknown_urls() {
+    each_backend(|db| async move {
+        db.store.ping().await.unwrap();
+        assert!(matches!(
+            Store::connect("mysql://x/y").await,
+            Err(StoreError::Url(_))
+        ));
+        assert!(matches!(
+            Store::connect("sqlite::memory:").await,
+            Err(StoreError::Url(_))
+        ));
+        assert!(matches!(
+            Store::connect("sqlite://").await,
+            Err(StoreError::Url(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_databases_are_private_files_in_wal_mode() {
+    use sqlx::{Connection, Row};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.db");
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), pf_store::Backend::Sqlite);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "wal");
+    raw.close().await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_wait_for_each_other_instead_of_failing() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("data.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    // Another process (the CLI, say) holds the write lock for a while.
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO settings (key, value) VALUES ('cli', 'busy')")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { store.set_setting("server", "waited").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    writer.await.unwrap().unwrap();
+    assert_eq!(
+        store.setting("server").await.unwrap().as_deref(),
+        Some("waited")
+    );
+    assert_eq!(store.setting("cli").await.unwrap().as_deref(), Some("busy"));
+    other.close().await.unwrap();
+    store.close().await;
+}

@@ -1,8 +1,11 @@
 //! Sections, activities and files.
 
-use crate::harness::{course, each_backend};
+use crate::harness::{course, each_backend, new_course};
 use pf_domain::ids::{ActivityId, CourseId, SectionId};
-use pf_store::{NewActivity, NewFile, NewSection, Store, StoreError};
+use pf_store::{
+    CourseTree, NewActivity, NewFile, NewSection, Store, StoreError, TreeActivity, TreeFile,
+    TreeSection,
+};
 use serde_json::json;
 
 fn activity(course: CourseId, section: SectionId, name: &str) -> NewActivity {
@@ -298,6 +301,97 @@ async fn files_are_recorded_listed_and_purged_with_their_course() {
         s.purge_trash(11).await.unwrap();
         assert!(s.referenced_blobs().await.unwrap().is_empty());
         assert!(s.sections(c).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+fn tree_section(name: &str, activities: &[&str]) -> TreeSection {
+    TreeSection {
+        name: name.into(),
+        summary: String::new(),
+        visible: true,
+        payload: json!({"sectionid": 10}),
+        activities: activities
+            .iter()
+            .map(|a| TreeActivity {
+                module: "label".into(),
+                name: (*a).into(),
+                intro: String::new(),
+                visible: true,
+                payload: json!({"moduleid": 5}),
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_whole_course_arrives_in_one_transaction() {
+    each_backend(|db| async move {
+        let s = &db.store;
+        let (cat, _) = course(s, "TREE").await;
+        let tree = CourseTree {
+            course: new_course(cat, "TREE"),
+            sections: vec![
+                tree_section("", &["welcome"]),
+                tree_section("Week 1", &["a", "b"]),
+            ],
+            files: vec![
+                TreeFile {
+                    activity: None,
+                    file: file(CourseId(0), None, 'a'),
+                },
+                TreeFile {
+                    activity: Some((1, 1)),
+                    file: file(CourseId(0), None, 'b'),
+                },
+            ],
+        };
+        let got = s.import_course(tree.clone()).await.unwrap();
+        assert_eq!(got.shortname.as_str(), "TREE_1");
+        assert_eq!(s.course(got.id).await.unwrap().shortname.as_str(), "TREE_1");
+        let sections = s.sections(got.id).await.unwrap();
+        assert_eq!(
+            sections.iter().map(|x| x.id).collect::<Vec<_>>(),
+            got.sections
+        );
+        assert_eq!(
+            (sections[1].number, sections[1].name.as_str()),
+            (1, "Week 1")
+        );
+        let acts = s.activities(got.id).await.unwrap();
+        let names: Vec<_> = acts
+            .iter()
+            .map(|a| (a.section_number, a.position, a.name.as_str()))
+            .collect();
+        assert_eq!(names, [(0, 0, "welcome"), (1, 0, "a"), (1, 1, "b")]);
+        let files = s.files(got.id).await.unwrap();
+        assert_eq!(files.iter().map(|f| f.id).collect::<Vec<_>>(), got.files);
+        assert_eq!(
+            (files[0].activity, files[1].activity),
+            (None, Some(got.activities[1][1]))
+        );
+        assert_eq!(files[1].course, got.id);
+
+        let mut bad = tree.clone();
+        bad.files[1].activity = Some((0, 3));
+        assert!(matches!(
+            s.import_course(bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let mut bad = tree.clone();
+        bad.course.category = pf_domain::ids::CategoryId(999);
+        assert!(matches!(
+            s.import_course(bad).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(
+            s.count_courses(pf_store::CourseQuery::default())
+                .await
+                .unwrap(),
+            2,
+            "nothing half-written"
+        );
+        assert_eq!(s.referenced_blobs().await.unwrap().len(), 2);
     })
     .await;
 }
