@@ -9,9 +9,6 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Connection, Row, Transaction};
 use std::collections::HashSet;
 
-/// How long a trashed course can be restored (SPEC §3).
-pub const TRASH_RETENTION_SECS: i64 = 30 * 24 * 3600;
-
 /// A course to create.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCourse {
@@ -131,10 +128,10 @@ impl Default for CourseQuery {
     }
 }
 
-const COLUMNS: &str = "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
+pub(crate) const COLUMNS: &str = "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
                        lang, visible, guest_access, archive_payload, created_at, updated_at, deleted_at";
 
-fn from_row(row: &AnyRow) -> StoreResult<CourseRecord> {
+pub(crate) fn from_row(row: &AnyRow) -> StoreResult<CourseRecord> {
     let id = CourseId(row.try_get("id")?);
     let bad = |field: &str| StoreError::corrupt(format!("{field} of course {id}"));
     let payload: Option<String> = row.try_get("archive_payload")?;
@@ -367,56 +364,5 @@ impl Store {
         .map_err(|e| on_write(e, || taken(shortname.as_str()), || format!("category {category}")))?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Moves a course to the trash at `now`; it keeps its short name until purged.
-    pub async fn trash_course(&self, id: CourseId, now: i64) -> StoreResult<()> {
-        let done =
-            sqlx::query("UPDATE courses SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id.0)
-                .bind(now)
-                .execute(self.pool())
-                .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("course {id}")));
-        }
-        Ok(())
-    }
-
-    /// The courses in the trash, most recently trashed first.
-    pub async fn trashed_courses(&self) -> StoreResult<Vec<CourseRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM courses WHERE deleted_at IS NOT NULL ORDER BY deleted_at DESC, id"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    /// Takes a course out of the trash.
-    pub async fn restore_course(&self, id: CourseId) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE courses SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL",
-        )
-        .bind(id.0)
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("course {id} in the trash")));
-        }
-        Ok(())
-    }
-
-    /// Deletes for good the courses trashed before `older_than` (with their sections, activities,
-    /// file rows, enrolments and course role assignments); returns how many.
-    pub async fn purge_trash(&self, older_than: i64) -> StoreResult<u64> {
-        let mut tx = self.write_tx().await?;
-        let done =
-            sqlx::query("DELETE FROM courses WHERE deleted_at IS NOT NULL AND deleted_at < $1")
-                .bind(older_than)
-                .execute(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
     }
 }

@@ -36,8 +36,8 @@ pub enum StoreError {
     /// The database failed; the source holds the driver's error for the log.
     #[error("database error")]
     Backend(#[source] sqlx::Error),
-    /// The blob store's file system failed.
-    #[error("blob store I/O error")]
+    /// The file system failed (blob store, database file).
+    #[error("storage I/O error")]
     Io(#[from] io::Error),
 }
 

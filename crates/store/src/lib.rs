@@ -13,6 +13,11 @@
 //!
 //! Errors are one [`StoreError`]: `NotFound`, `Conflict` and `Invalid` are meant for users; the rest
 //! is logged and answered generically.
+//!
+//! The conformance suite (`tests/conformance.rs`) runs every test on a fresh SQLite database, and
+//! also on a fresh PostgreSQL database per test when `PUBLISHFLOW_TEST_DATABASE_URL` names a
+//! server whose user may create databases, e.g.
+//! `PUBLISHFLOW_TEST_DATABASE_URL='postgres:///root?host=/var/run/postgresql' cargo test -p pf-store`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -31,18 +36,20 @@ mod roles;
 mod sections;
 mod settings;
 pub mod sqlite;
+mod trash;
 mod users;
 
 pub use activities::{ActivityRecord, NewActivity};
 pub use audit::{AuditRecord, NewAudit};
 pub use auth::{NewSession, NewToken, SessionRecord, TokenRecord};
 pub use categories::{CategoryUpdate, NewCategory};
-pub use courses::{CourseQuery, CourseRecord, CourseUpdate, NewCourse, TRASH_RETENTION_SECS};
+pub use courses::{CourseQuery, CourseRecord, CourseUpdate, NewCourse};
 pub use error::{StoreError, StoreResult};
 pub use files::{FileRecord, NewFile};
 pub use import::{CourseTree, ImportedCourse, TreeActivity, TreeFile, TreeSection};
 pub use roles::EnrolmentRecord;
 pub use sections::{NewSection, SectionRecord};
+pub use trash::TRASH_RETENTION_SECS;
 pub use users::{NewUser, UserRecord, UserUpdate};
 
 use sqlx::any::Any;
