@@ -1,0 +1,182 @@
+//! The command line as `../shared/CLI.md` defines it (a contract: add, never rename).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// publishflow: link learning platforms into a course publishing network.
+#[derive(Debug, Parser)]
+#[command(name = "publishflow", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The platform's data dir.
+    #[arg(
+        long,
+        global = true,
+        env = "PUBLISHFLOW_DATA_DIR",
+        default_value = "./publishflow-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Act as this local user instead of the platform admin.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a platform in a new data dir.
+    Init(InitArgs),
+    /// Run the platform (web UI, API, peer RPC, jobs).
+    Serve(ServeArgs),
+    /// Accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Categories.
+    #[command(subcommand)]
+    Category(CategoryCommand),
+    /// Courses.
+    #[command(subcommand)]
+    Course(CourseCommand),
+    /// Personal API tokens of the acting user.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: String,
+        /// Days it stays valid.
+        #[arg(long)]
+        days: Option<i64>,
+    },
+    /// List the acting user's tokens.
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id.
+        id: i64,
+    },
+}
+
+/// `init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// factory, catalog, training, factory_catalog, factory_training or normal.
+    #[arg(long)]
+    pub role: String,
+    /// The platform's name on the network.
+    #[arg(long)]
+    pub name: String,
+    /// Public base URL (a port of 0 takes the bound port at `serve`).
+    #[arg(long)]
+    pub url: String,
+    /// A file whose first line is the admin password (else one is generated and printed once).
+    #[arg(long)]
+    pub admin_password_file: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite file.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Blob store URL (`file://DIR`).
+    #[arg(long)]
+    pub blob_url: Option<String>,
+}
+
+/// `serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// `user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a local account.
+    Add {
+        /// The username.
+        username: String,
+        /// A file whose first line is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// E-mail address.
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Full name.
+        #[arg(long, default_value = "")]
+        fullname: String,
+        /// Language (en, fr).
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// ROLE[@CONTEXT], CONTEXT being system (default), category:ID or course:ID. Repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// KEY=VALUE profile field (admin-managed). Repeatable.
+        #[arg(long = "profile")]
+        profile: Vec<String>,
+    },
+    /// List accounts.
+    List,
+}
+
+/// `category …`
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    /// Add a category.
+    Add {
+        /// Its name.
+        name: String,
+        /// Parent category id.
+        #[arg(long)]
+        parent: Option<i64>,
+        /// Category idnumber (unique when set).
+        #[arg(long, default_value = "")]
+        idnumber: String,
+    },
+    /// List categories, parents before children.
+    List,
+}
+
+/// `course …` (COURSE is a numeric id or `shortname:NAME`)
+#[derive(Debug, Subcommand)]
+pub enum CourseCommand {
+    /// List courses.
+    List,
+    /// Show a course's outline and files.
+    Show {
+        /// The course.
+        course: String,
+    },
+    /// Give the course an idnumber if it has none.
+    Index {
+        /// The course.
+        course: String,
+        /// local (a unique 10-letter code) or catalog.
+        #[arg(long, default_value = "local")]
+        strategy: String,
+    },
+    /// Create a course (light authoring).
+    Add {
+        /// Full name.
+        fullname: String,
+        /// Short name.
+        #[arg(long)]
+        shortname: String,
+        /// Category id.
+        #[arg(long)]
+        category: i64,
+        /// idnumber.
+        #[arg(long, default_value = "")]
+        idnumber: String,
+    },
+}

@@ -1,0 +1,59 @@
+//! One module per command group; each parses its arguments into service calls.
+
+mod courses;
+mod people;
+mod platform;
+
+use crate::args::{Cli, Command};
+use pf_server::error::AppError;
+use pf_server::platform::Platform;
+use pf_server::services::{Actor, Via};
+use std::path::Path;
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        Command::Init(args) => platform::init(&cli.data_dir, args, cli.json).await,
+        Command::Serve(args) => platform::serve(&cli.data_dir, args).await,
+        Command::User(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            people::user(&p, &actor, cmd, cli.json).await
+        }
+        Command::Category(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            people::category(&p, &actor, cmd, cli.json).await
+        }
+        Command::Course(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            courses::course(&p, &actor, cmd, cli.json).await
+        }
+        Command::Token(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            people::token(&p, &actor, cmd, cli.json).await
+        }
+    }
+}
+
+/// Opens the data dir and decides who acts: `--as USER`, else the platform admin.
+async fn open(dir: &Path, as_user: Option<&str>) -> Result<(Platform, Actor), AppError> {
+    let p = Platform::open(dir).await?;
+    let name = pf_domain::user::Username::parse(as_user.unwrap_or("admin"))?;
+    let user =
+        p.store.local_user(&name).await.map_err(|_| {
+            AppError::bad_request(format!("no local user '{name}' on this platform"))
+        })?;
+    if user.disabled {
+        return Err(AppError::new(
+            pf_api::ErrorCode::BadUser,
+            format!("user '{name}' is disabled"),
+        ));
+    }
+    Ok((p, Actor::user(user, Via::Cli)))
+}
+
+/// Reads a password file's first line, without its line ending.
+pub fn read_password_file(path: &Path) -> Result<String, AppError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AppError::bad_request(format!("cannot read {}: {e}", path.display())))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
+}

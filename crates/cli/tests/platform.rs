@@ -1,0 +1,921 @@
+//! The foundation, end to end: real platforms on port 0, driven through the browser, the JSON
+//! API and the `publishflow` binary, as their users would.
+
+use pf_domain::platform::PlatformRole;
+use pf_testkit::{run_cli, TestPlatform, ADMIN_PASSWORD};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+const BIN: &str = env!("CARGO_BIN_EXE_publishflow");
+
+fn bin() -> &'static Path {
+    Path::new(BIN)
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_creates_a_private_data_dir_for_every_role_and_refuses_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, "a long password\nignored second line\n").unwrap();
+    for role in [
+        "factory",
+        "catalog",
+        "training",
+        "factory_catalog",
+        "factory_training",
+        "normal",
+    ] {
+        let dir = tmp.path().join(role);
+        let d = dir.to_str().unwrap();
+        let run = run_cli(
+            bin(),
+            &dir,
+            &[
+                "init",
+                "--role",
+                role,
+                "--name",
+                role,
+                "--url",
+                "http://127.0.0.1:0",
+                "--admin-password-file",
+                pw.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(run.code, 0, "{role}: {run:?}");
+        assert_eq!(
+            run.json()["admin_password"],
+            serde_json::Value::Null,
+            "a password from a file is not printed"
+        );
+        assert_eq!(mode(&dir), 0o700, "{d}");
+        for file in ["publishflow.toml", "identity.key", "publishflow.db"] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{d}/{file}");
+        }
+        let cats = run_cli(bin(), &dir, &["category", "list", "--json"]).json();
+        let names: Vec<_> = cats
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        match role {
+            "training" | "factory_training" => assert_eq!(names, ["Incoming", "Running", "Closed"]),
+            "normal" => assert!(names.is_empty()),
+            _ => assert_eq!(names.len(), 1, "{role} has a landing category"),
+        }
+    }
+    // The password file's first line, without its line ending, is the admin's password.
+    let login_dir = tmp.path().join("factory");
+    let users = run_cli(bin(), &login_dir, &["user", "list", "--json"]).json();
+    assert_eq!(users[0]["username"], "admin");
+
+    // A non-empty dir is refused and left as it was.
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("keep.txt"), "mine").unwrap();
+    let run = run_cli(
+        bin(),
+        &busy,
+        &[
+            "init", "--role", "factory", "--name", "f", "--url", "http://x",
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.starts_with("error:"), "{run:?}");
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
+
+    // Unknown roles and bad URLs are refused before anything is written.
+    let fresh = tmp.path().join("fresh");
+    let run = run_cli(
+        bin(),
+        &fresh,
+        &[
+            "init", "--role", "fabric", "--name", "f", "--url", "http://x",
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("factory_training"),
+        "the error lists the valid roles: {}",
+        run.stderr
+    );
+    let run = run_cli(
+        bin(),
+        &fresh,
+        &[
+            "init", "--role", "factory", "--name", "f", "--url", "ftp://x",
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert!(!fresh.exists());
+
+    // A generated password is printed once, and works.
+    let gen = tmp.path().join("generated");
+    let run = run_cli(
+        bin(),
+        &gen,
+        &[
+            "init", "--role", "catalog", "--name", "c", "--url", "http://x", "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["admin_password"].as_str().unwrap().len(), 20);
+}
+
+#[test]
+fn serve_prints_one_listening_line_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let run = run_cli(
+        bin(),
+        &dir,
+        &[
+            "init",
+            "--role",
+            "training",
+            "--name",
+            "t",
+            "--url",
+            "http://127.0.0.1:0",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let body = rt.block_on(async {
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body, "ok");
+    // The CLI works on the same data dir while the server runs.
+    let run = run_cli(bin(), &dir, &["course", "list", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "serve exits 0 on SIGTERM: {exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_builds_a_course_in_the_browser_and_people_see_what_their_role_allows() {
+    let f = TestPlatform::start(PlatformRole::Factory, "factory").await;
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+
+    // A category, then a course in it, through the forms.
+    let page = admin
+        .post(
+            "/categories/new",
+            &[
+                ("name", "Sciences <b>&</b>"),
+                ("parent", ""),
+                ("idnumber", "SCI"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let category = page
+        .location()
+        .unwrap()
+        .trim_start_matches("/category/")
+        .to_string();
+    let page = admin
+        .post(
+            "/course/new",
+            &[
+                ("fullname", "Physique <script>alert(1)</script>"),
+                ("shortname", "PHY1"),
+                ("category", &category),
+                ("summary", "<p onclick=\"x()\">Forces</p>"),
+                ("format", "topics"),
+                ("visible", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let course_path = page.location().unwrap().to_string();
+    let course_id = course_path.trim_start_matches("/course/").to_string();
+
+    // A section, a page with hostile HTML, a label, a url, a file.
+    assert_eq!(
+        admin
+            .post(&format!("{course_path}/sections"), &[("name", "Mechanics")])
+            .await
+            .status,
+        303
+    );
+    let sections = f
+        .platform
+        .store
+        .sections(pf_domain::ids::CourseId(course_id.parse().unwrap()))
+        .await
+        .unwrap();
+    let mechanics = sections
+        .iter()
+        .find(|s| s.name == "Mechanics")
+        .unwrap()
+        .id
+        .0
+        .to_string();
+    let add = |module: &'static str| format!("{course_path}/activity/new?module={module}");
+    let _ = add;
+    let post_activity = format!("{course_path}/activity/new");
+    let page = admin
+        .post_multipart(
+            &post_activity,
+            &[
+                ("module", "page"),
+                ("section", &mechanics),
+                ("name", "Newton"),
+                ("intro", ""),
+                (
+                    "content",
+                    "<h2>Laws</h2><script>steal()</script><img src=x onerror=alert(1)>",
+                ),
+                ("visible", "on"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let page = admin
+        .post_multipart(
+            &post_activity,
+            &[
+                ("module", "label"),
+                ("section", &mechanics),
+                ("name", ""),
+                ("intro", "<em>Read first</em>"),
+                ("visible", "on"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let page = admin
+        .post_multipart(
+            &post_activity,
+            &[
+                ("module", "url"),
+                ("section", &mechanics),
+                ("name", "Moodle"),
+                ("externalurl", "https://moodle.org"),
+                ("visible", "on"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let page = admin
+        .post_multipart(
+            &post_activity,
+            &[
+                ("module", "url"),
+                ("section", &mechanics),
+                ("name", "Evil"),
+                ("externalurl", "javascript:alert(1)"),
+                ("visible", "on"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 400, "javascript: urls are refused");
+    let png = b"\x89PNG\r\n\x1a\nnot really an image".to_vec();
+    let page = admin
+        .post_multipart(
+            &post_activity,
+            &[
+                ("module", "resource"),
+                ("section", &mechanics),
+                ("name", "Diagram"),
+                ("visible", "on"),
+            ],
+            Some(("file", "diagram.png", png.clone())),
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let html_file = b"<script>document.cookie</script>".to_vec();
+    let page = admin
+        .post_multipart(
+            &post_activity,
+            &[
+                ("module", "resource"),
+                ("section", &mechanics),
+                ("name", "Trap"),
+                ("visible", "on"),
+            ],
+            Some(("file", "../../trap.html", html_file)),
+        )
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+
+    // The course page shows it all, escaped or sanitised, with the publishflow panel.
+    let page = admin.get(&course_path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Physique &lt;script&gt;"),
+        "the course name is escaped"
+    );
+    assert!(!page.body.contains("<script>alert(1)"));
+    assert!(
+        page.body.contains("Forces") && !page.body.contains("onclick"),
+        "the summary is sanitised"
+    );
+    assert!(
+        page.body.contains("Mechanics")
+            && page.body.contains("Newton")
+            && page.body.contains("<em>Read first</em>")
+    );
+    assert!(
+        page.body.contains("Publish to a catalog") && page.body.contains("Not available yet"),
+        "the panel lists the factory's operations"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("script-src 'self'"));
+    let newton = f
+        .platform
+        .store
+        .activities(pf_domain::ids::CourseId(course_id.parse().unwrap()))
+        .await
+        .unwrap();
+    let page_activity = newton.iter().find(|a| a.name == "Newton").unwrap().id.0;
+    let page = admin
+        .get(&format!("{course_path}/activity/{page_activity}"))
+        .await;
+    assert!(page.body.contains("<h2>Laws</h2>"));
+    assert!(
+        !page.body.contains("steal()") && !page.body.contains("onerror"),
+        "page content is sanitised"
+    );
+
+    // Files: the image inline and sandboxed, the HTML as an attachment, both nosniff.
+    let files = f
+        .platform
+        .store
+        .files(pf_domain::ids::CourseId(course_id.parse().unwrap()))
+        .await
+        .unwrap();
+    let image = files.iter().find(|x| x.filename == "diagram.png").unwrap();
+    let trap = files
+        .iter()
+        .find(|x| x.filename == "trap.html")
+        .expect("the path was stripped from the name");
+    let page = admin
+        .get(&format!("{course_path}/file/{}/diagram.png", image.id))
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("image/png"));
+    assert!(page
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("inline"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("sandbox"));
+    let page = admin
+        .get(&format!("{course_path}/file/{}/trap.html", trap.id))
+        .await;
+    assert!(page
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+
+    // A teacher (non-editing) of this course consults it but cannot edit it.
+    let pwfile = f.dir.path().join("pw");
+    std::fs::write(&pwfile, "teacher password\n").unwrap();
+    let role = format!("teacher@course:{course_id}");
+    let run = f.cli(
+        bin(),
+        &[
+            "user",
+            "add",
+            "tina",
+            "--password-file",
+            pwfile.to_str().unwrap(),
+            "--role",
+            &role,
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut tina = f.login("tina", "teacher password").await;
+    let page = tina.get(&course_path).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Edit settings") && !page.body.contains("Add a section"));
+    assert!(
+        !page.body.contains("Publish to a catalog"),
+        "a teacher has no publish capability"
+    );
+    let page = tina
+        .post(&format!("{course_path}/sections"), &[("name", "Sneaky")])
+        .await;
+    assert_eq!(page.status, 403);
+    let page = tina
+        .post(
+            "/course/new",
+            &[
+                ("fullname", "Mine"),
+                ("shortname", "MINE"),
+                ("category", &category),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    assert_eq!(tina.get("/admin/users").await.status, 403);
+
+    // A hidden course is invisible to her; an editing teacher may edit.
+    let run = f.cli(
+        bin(),
+        &[
+            "course",
+            "add",
+            "Hidden course",
+            "--shortname",
+            "HID",
+            "--category",
+            &category,
+            "--json",
+        ],
+    );
+    let hidden = run.json()["id"].as_i64().unwrap();
+    let api = f.cli(bin(), &["course", "list", "--json"]).json();
+    assert_eq!(api.as_array().unwrap().len(), 2);
+    f.platform
+        .store
+        .update_course(
+            pf_domain::ids::CourseId(hidden),
+            pf_store::CourseUpdate {
+                visible: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(tina.get(&format!("/course/{hidden}")).await.status, 404);
+
+    // A visitor who is not logged in is sent to the login form, and comes back after.
+    let mut guest = f.browser();
+    let page = guest.get(&course_path).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location(),
+        Some(format!("/login?next={course_path}").as_str())
+    );
+    // With guest access, visitors consult the course.
+    admin
+        .post(
+            &format!("{course_path}/edit"),
+            &[
+                ("fullname", "Physique"),
+                ("shortname", "PHY1"),
+                ("category", &category),
+                ("format", "topics"),
+                ("visible", "on"),
+                ("guest_access", "on"),
+            ],
+        )
+        .await;
+    let page = guest.get(&course_path).await;
+    assert_eq!(page.status, 200, "guest access lets visitors in");
+    assert!(!page.body.contains("Edit settings"));
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let f = TestPlatform::start(PlatformRole::FactoryCatalog, "fc").await;
+    let dir = f.data_dir();
+    let count_courses = || {
+        run_cli(bin(), &dir, &["course", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let landing = run_cli(bin(), &dir, &["category", "list", "--json"]).json()[0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    // CLI: duplicates, unknown roles, contexts and parents exit 2 with one error line.
+    assert_eq!(
+        f.cli(
+            bin(),
+            &[
+                "course",
+                "add",
+                "One",
+                "--shortname",
+                "ONE",
+                "--category",
+                &landing
+            ]
+        )
+        .code,
+        0
+    );
+    let run = f.cli(
+        bin(),
+        &[
+            "course",
+            "add",
+            "Two",
+            "--shortname",
+            "ONE",
+            "--category",
+            &landing,
+        ],
+    );
+    assert_eq!((run.code, run.stderr.lines().count()), (2, 1), "{run:?}");
+    assert!(run.stderr.starts_with("error:"));
+    assert_eq!(count_courses(), 1);
+    assert_eq!(
+        f.cli(bin(), &["user", "add", "admin"]).code,
+        2,
+        "duplicate username"
+    );
+    assert_eq!(
+        f.cli(bin(), &["user", "add", "bob", "--role", "wizard"])
+            .code,
+        2
+    );
+    assert_eq!(
+        f.cli(bin(), &["user", "add", "bob", "--role", "teacher@planet:3"])
+            .code,
+        2
+    );
+    assert_eq!(
+        f.cli(
+            bin(),
+            &["user", "add", "bob", "--role", "teacher@course:999"]
+        )
+        .code,
+        2
+    );
+    assert_eq!(
+        f.cli(bin(), &["category", "add", "Orphan", "--parent", "999"])
+            .code,
+        2
+    );
+    assert_eq!(f.cli(bin(), &["course", "show", "shortname:NOPE"]).code, 2);
+    assert_eq!(
+        f.cli(bin(), &["user", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "no bob was created"
+    );
+    assert_eq!(f.cli(bin(), &["course", "list", "--as", "nobody"]).code, 2);
+
+    // Web: a form without its CSRF token is refused and changes nothing.
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let page = admin
+        .post_raw(
+            "/course/new",
+            &[
+                ("fullname", "Forged"),
+                ("shortname", "FORGED"),
+                ("category", &landing),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    let page = admin
+        .post_raw(
+            "/course/new",
+            &[
+                ("csrf", "guess"),
+                ("fullname", "Forged"),
+                ("shortname", "FORGED"),
+                ("category", &landing),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    assert_eq!(count_courses(), 1);
+    let page = admin
+        .post(
+            "/course/new",
+            &[
+                ("fullname", "Dup"),
+                ("shortname", "ONE"),
+                ("category", &landing),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 409, "a taken short name is refused");
+    assert!(page.body.contains("ONE"));
+
+    // Logins: the same answer for an unknown user and a wrong password; then throttled.
+    let mut b = f.browser();
+    let unknown = {
+        let s = b.login("ghost", "whatever pw").await;
+        (s, b.get("/").await.status)
+    };
+    let token = pf_testkit::browser_csrf(&b.get("/login").await.body);
+    let page_missing = b.post_raw("/login", &[("csrf", &token)]).await; // malformed: no username
+    assert_eq!(page_missing.status, 400);
+    let mut c = f.browser();
+    let wrong = c.login("admin", "wrong password").await;
+    assert_eq!((unknown.0, wrong), (401, 401));
+    for _ in 0..5 {
+        c.login("admin", "wrong password").await;
+    }
+    assert_eq!(
+        c.login("admin", ADMIN_PASSWORD).await,
+        429,
+        "too many failures hold the account back"
+    );
+
+    // API: tokens only; malformed and oversized bodies get the envelope.
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/api/v1/courses", f.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let envelope: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(envelope["code"], "unauthenticated");
+    let token = f
+        .cli(bin(), &["token", "create", "--name", "ci", "--json"])
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth = format!("Bearer {token}");
+    let r = http
+        .post(format!("{}/api/v1/courses", f.url))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "bad_request"
+    );
+    let big = format!("{{\"fullname\":\"{}\"}}", "x".repeat(2 << 20));
+    let r = http
+        .post(format!("{}/api/v1/courses", f.url))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = http.post(format!("{}/api/v1/courses", f.url)).header("authorization", &auth).json(&serde_json::json!({"fullname": "Dup", "shortname": "ONE", "category": landing.parse::<i64>().unwrap()})).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "conflict"
+    );
+    let r = http
+        .get(format!("{}/api/v1/nowhere", f.url))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(count_courses(), 1);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_are_shown_once_work_as_bearer_only_and_can_be_revoked() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let page = admin
+        .post("/account/tokens", &[("name", "script"), ("days", "7")])
+        .await;
+    assert_eq!(page.status, 200);
+    let at = page.body.find("pft_").expect("the new token is shown");
+    let token: String = page.body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert!(
+        !admin.get("/account").await.body.contains(&token),
+        "shown once only"
+    );
+
+    let http = reqwest::Client::new();
+    let get = |path: &str, auth: Option<String>| {
+        let mut r = http.get(format!("{}{path}", f.url));
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.send()
+    };
+    let r = get("/api/v1/categories", Some(format!("Bearer {token}")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cats: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(cats[0]["name"], "Retrofitted courses");
+    let r = http.post(format!("{}/api/v1/courses", f.url)).header("authorization", format!("Bearer {token}")).json(&serde_json::json!({"fullname": "Via API", "shortname": "API1", "category": cats[0]["id"]})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = http
+        .patch(format!("{}/api/v1/courses/{id}", f.url))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"fullname": "Renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let shown = f
+        .cli(bin(), &["course", "show", &id.to_string(), "--json"])
+        .json();
+    assert_eq!(shown["fullname"], "Renamed");
+    assert_eq!(shown["sections"][0]["number"], 0);
+    let spec: serde_json::Value = get("/api/v1/openapi.json", None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/courses/{id}"]["patch"].is_object());
+
+    // The session cookie never authenticates the API.
+    let cookie_only = http
+        .get(format!("{}/api/v1/me", f.url))
+        .header("cookie", "pf_session=anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cookie_only.status(), 401);
+    // Revoked with the CLI: refused at once.
+    let listed = f.cli(bin(), &["token", "list", "--json"]).json();
+    let token_id = listed[0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(f.cli(bin(), &["token", "revoke", &token_id]).code, 0);
+    assert_eq!(
+        get("/api/v1/me", Some(format!("Bearer {token}")))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    f.stop().await;
+}
+
+#[test]
+fn the_cli_prints_the_contract_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    assert_eq!(
+        run_cli(
+            bin(),
+            &dir,
+            &["init", "--role", "factory", "--name", "f", "--url", "http://x"]
+        )
+        .code,
+        0
+    );
+    let cli = |args: &[&str]| run_cli(bin(), &dir, args);
+    let top = cli(&["category", "add", "Maths", "--idnumber", "MATH", "--json"]).json()["id"]
+        .as_i64()
+        .unwrap();
+    let child = cli(&[
+        "category",
+        "add",
+        "Algebra",
+        "--parent",
+        &top.to_string(),
+        "--json",
+    ])
+    .json()["id"]
+        .as_i64()
+        .unwrap();
+    let list = cli(&["category", "list", "--json"]).json();
+    let algebra = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == child)
+        .unwrap();
+    assert_eq!(algebra["parent"], top);
+    assert_eq!(algebra["path"], "Maths / Algebra");
+    assert_eq!(
+        cli(&["category", "add", "Again", "--idnumber", "MATH"]).code,
+        2,
+        "category idnumbers are unique"
+    );
+
+    let course = cli(&[
+        "course",
+        "add",
+        "Linear algebra",
+        "--shortname",
+        "LA",
+        "--category",
+        &child.to_string(),
+        "--json",
+    ])
+    .json()["id"]
+        .as_i64()
+        .unwrap();
+    let listed = cli(&["course", "list", "--json"]).json();
+    assert_eq!(
+        listed[0],
+        serde_json::json!({"id": course, "fullname": "Linear algebra", "shortname": "LA", "idnumber": "", "category": child, "visible": true})
+    );
+    let idn = cli(&["course", "index", "shortname:LA", "--json"]).json()["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(idn.len(), 10);
+    assert!(idn.chars().all(|c| c.is_ascii_uppercase()));
+    assert_eq!(
+        cli(&["course", "index", &course.to_string(), "--json"]).json()["idnumber"],
+        idn,
+        "indexing is idempotent"
+    );
+
+    let user = cli(&[
+        "user",
+        "add",
+        "eve",
+        "--role",
+        &format!("editingteacher@course:{course}"),
+        "--role",
+        "coursecreator@category:1",
+        "--profile",
+        "discipline=maths",
+        "--json",
+    ])
+    .json()["id"]
+        .as_i64()
+        .unwrap();
+    let users = cli(&["user", "list", "--json"]).json();
+    let eve = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == user)
+        .unwrap();
+    assert_eq!(eve["home"], "f");
+    assert!(eve["roles"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(format!(
+            "editingteacher@course:{course}"
+        ))));
+    // Acting as eve: she edits her course but may not list users.
+    assert_eq!(cli(&["user", "list", "--as", "eve"]).code, 1);
+    let shown = cli(&["course", "show", "shortname:LA", "--as", "eve", "--json"]).json();
+    assert_eq!(shown["shortname"], "LA");
+}

@@ -1,0 +1,92 @@
+//! The JSON API under `/api/v1`: personal Bearer tokens only (never the session cookie), one
+//! error envelope, described by `/api/v1/openapi.json`.
+
+mod handlers;
+pub use handlers::course_doc;
+mod openapi;
+
+use crate::error::AppError;
+use crate::services::tokens;
+use crate::services::{Actor, Via};
+use crate::web::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::routing::get;
+use axum::Router;
+use pf_api::ErrorCode;
+use serde::de::DeserializeOwned;
+
+/// The API's routes, mounted under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/me", get(handlers::me))
+        .route(
+            "/categories",
+            get(handlers::categories).post(handlers::create_category),
+        )
+        .route(
+            "/courses",
+            get(handlers::courses).post(handlers::create_course),
+        )
+        .route(
+            "/courses/{id}",
+            get(handlers::course).patch(handlers::update_course),
+        )
+        .route("/users", get(handlers::users).post(handlers::create_user))
+        .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
+}
+
+/// The caller of an API request, authenticated by a personal token.
+pub struct ApiCaller(pub Actor);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthenticated = || {
+            AppError::new(
+                ErrorCode::Unauthenticated,
+                "send a personal API token as 'Authorization: Bearer pft_…'",
+            )
+        };
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unauthenticated)?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or_else(unauthenticated)?;
+        match tokens::authenticate(&state.platform, secret).await? {
+            Some((_, user)) => Ok(ApiCaller(Actor::user(user, Via::Api))),
+            None => Err(AppError::new(
+                ErrorCode::Unauthenticated,
+                "the token is unknown, expired or revoked",
+            )),
+        }
+    }
+}
+
+/// A JSON body; malformed JSON becomes a `bad_request` envelope, an oversized one `too_large`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::BytesRejection(r)) if r.status().as_u16() == 413 => Err(
+                AppError::new(ErrorCode::TooLarge, "the request body is too large"),
+            ),
+            Err(e) => Err(AppError::bad_request(e.body_text())),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The OpenAPI 3.1 description of `/api/v1`, written by hand next to the handlers it describes.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn error_responses() -> Value {
+    let envelope = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    json!({
+        "400": { "description": "Bad input", "content": envelope["content"] },
+        "401": { "description": "Missing, unknown, expired or revoked token", "content": envelope["content"] },
+        "403": { "description": "Missing capability", "content": envelope["content"] },
+        "404": { "description": "Unknown record", "content": envelope["content"] },
+        "409": { "description": "A unique name is taken", "content": envelope["content"] },
+        "413": { "description": "Body too large", "content": envelope["content"] }
+    })
+}
+
+fn ok(schema: Value) -> Value {
+    json!({ "description": "OK", "content": { "application/json": { "schema": schema } } })
+}
+
+fn operation(summary: &str, ok_status: &str, schema: Value, body: Option<Value>) -> Value {
+    let mut responses = error_responses();
+    responses[ok_status] = ok(schema);
+    let mut op = json!({ "summary": summary, "responses": responses });
+    if let Some(body) = body {
+        op["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body } } });
+    }
+    op
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn array_of(name: &str) -> Value {
+    json!({ "type": "array", "items": schema_ref(name) })
+}
+
+/// `GET /api/v1/openapi.json` (public: it describes, it reveals no data).
+pub async fn document() -> Json<Value> {
+    let id_param =
+        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": { "title": "publishflow API", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Personal API tokens only: send 'Authorization: Bearer pft_…'. Every error is {status, code, message, details}." },
+        "servers": [{ "url": "/api/v1" }],
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/me": { "get": operation("The caller's account", "200", schema_ref("User"), None) },
+            "/categories": {
+                "get": operation("Categories the caller may see, parents first", "200", array_of("Category"), None),
+                "post": operation("Create a category (category:manage)", "201", schema_ref("Created"), Some(schema_ref("NewCategory")))
+            },
+            "/courses": {
+                "get": {
+                    "summary": "Courses the caller may see listed",
+                    "parameters": [
+                        { "name": "category", "in": "query", "schema": { "type": "integer" } },
+                        { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0 } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }
+                    ],
+                    "responses": { "200": ok(array_of("Course")) }
+                },
+                "post": operation("Create a course (course:create in its category)", "201", schema_ref("Created"), Some(schema_ref("NewCourse")))
+            },
+            "/courses/{id}": {
+                "parameters": id_param,
+                "get": operation("A course with its outline and files", "200", schema_ref("CourseDetail"), None),
+                "patch": operation("Update a course (course:update)", "200", schema_ref("Course"), Some(schema_ref("CoursePatch")))
+            },
+            "/users": {
+                "get": operation("Every account (administrators)", "200", array_of("User"), None),
+                "post": operation("Create a local account (administrators)", "201", schema_ref("Created"), Some(schema_ref("NewUser")))
+            }
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["status", "code", "message"], "properties": {
+                    "status": { "type": "integer" }, "code": { "type": "string" }, "message": { "type": "string" }, "details": {} } },
+                "Created": { "type": "object", "required": ["id"], "properties": { "id": { "type": "integer" } } },
+                "Category": { "type": "object", "properties": { "id": { "type": "integer" }, "parent": { "type": ["integer", "null"] },
+                    "name": { "type": "string" }, "idnumber": { "type": "string" }, "path": { "type": "string" } } },
+                "NewCategory": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" },
+                    "parent": { "type": ["integer", "null"] }, "idnumber": { "type": "string" } } },
+                "Course": { "type": "object", "properties": { "id": { "type": "integer" }, "fullname": { "type": "string" },
+                    "shortname": { "type": "string" }, "idnumber": { "type": "string" }, "category": { "type": "integer" }, "visible": { "type": "boolean" } } },
+                "NewCourse": { "type": "object", "required": ["fullname", "shortname", "category"], "properties": {
+                    "fullname": { "type": "string" }, "shortname": { "type": "string" }, "idnumber": { "type": "string" },
+                    "category": { "type": "integer" }, "summary": { "type": "string" }, "format": { "enum": ["topics", "weeks"] },
+                    "visible": { "type": "boolean" }, "guest_access": { "type": "boolean" }, "lang": { "type": "string" } } },
+                "CoursePatch": { "type": "object", "additionalProperties": false, "properties": {
+                    "fullname": { "type": "string" }, "shortname": { "type": "string" }, "idnumber": { "type": "string" },
+                    "category": { "type": "integer" }, "summary": { "type": "string" }, "format": { "enum": ["topics", "weeks"] },
+                    "visible": { "type": "boolean" }, "guest_access": { "type": "boolean" }, "lang": { "type": "string" } } },
+                "CourseDetail": { "allOf": [schema_ref("Course"), { "type": "object", "properties": {
+                    "sections": { "type": "array", "items": { "type": "object", "properties": { "number": { "type": "integer" }, "name": { "type": "string" }, "visible": { "type": "boolean" } } } },
+                    "activities": { "type": "array", "items": { "type": "object", "properties": { "module": { "type": "string" }, "name": { "type": "string" }, "section": { "type": "integer" }, "visible": { "type": "boolean" } } } },
+                    "files": { "type": "array", "items": { "type": "object", "properties": { "sha1": { "type": "string" }, "sha256": { "type": "string" }, "size": { "type": "integer" }, "filename": { "type": "string" } } } } } }] },
+                "User": { "type": "object", "properties": { "id": { "type": "integer" }, "username": { "type": "string" },
+                    "home": { "type": "string" }, "roles": { "type": "array", "items": { "type": "string" } } } },
+                "NewUser": { "type": "object", "required": ["username"], "additionalProperties": false, "properties": {
+                    "username": { "type": "string" }, "password": { "type": "string", "minLength": 8 }, "email": { "type": "string" },
+                    "fullname": { "type": "string" }, "lang": { "type": "string" },
+                    "roles": { "type": "array", "items": { "type": "string", "description": "ROLE[@CONTEXT]" } },
+                    "profile": { "type": "object", "additionalProperties": { "type": "string" } } } }
+            }
+        }
+    }))
+}

@@ -1,0 +1,102 @@
+//! The front page and category pages: the category tree and paged course lists.
+
+use super::session::Visitor;
+use super::{render, AppState};
+use crate::error::AppError;
+use crate::services::{categories, courses};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use minijinja::context;
+use pf_domain::ids::CategoryId;
+use serde::Deserialize;
+
+/// Courses per page.
+pub const PAGE_SIZE: i64 = 20;
+
+/// `?page=N` (1-based).
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+/// The front page: the tree and every course the visitor may see listed.
+pub async fn index(
+    state: State<AppState>,
+    visitor: Visitor,
+    q: Query<PageQuery>,
+) -> Result<Response, AppError> {
+    listing(&state, &visitor, None, q.page.unwrap_or(1)).await
+}
+
+/// A category page: the tree and that category's courses.
+pub async fn category(
+    state: State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    q: Query<PageQuery>,
+) -> Result<Response, AppError> {
+    listing(&state, &visitor, Some(CategoryId(id)), q.page.unwrap_or(1)).await
+}
+
+async fn listing(
+    state: &AppState,
+    visitor: &Visitor,
+    category: Option<CategoryId>,
+    page: i64,
+) -> Result<Response, AppError> {
+    let p = &state.platform;
+    let tree = categories::tree(p, &visitor.actor).await?;
+    let current = match category {
+        Some(id) => Some(
+            tree.iter()
+                .find(|e| e.category.id == id)
+                .ok_or_else(|| AppError::not_found(format!("category {id}")))?
+                .clone(),
+        ),
+        None => None,
+    };
+    let page = page.max(1);
+    let (list, total) = courses::list(
+        p,
+        &visitor.actor,
+        category,
+        (page - 1) * PAGE_SIZE,
+        PAGE_SIZE,
+    )
+    .await?;
+    let names: std::collections::HashMap<i64, String> = tree
+        .iter()
+        .map(|e| (e.category.id.0, e.path.clone()))
+        .collect();
+    let courses: Vec<_> = list
+        .iter()
+        .map(|c| context! {
+            id => c.id.0, fullname => c.fullname.as_str(), shortname => c.shortname.as_str(),
+            visible => c.visible, category => names.get(&c.category.0).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let tree: Vec<_> = tree
+        .iter()
+        .map(|e| context! { id => e.category.id.0, name => e.category.name.as_str(), depth => e.depth, visible => e.category.visible, current => Some(e.category.id) == category })
+        .collect();
+    let pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
+    let can_create = match category {
+        Some(c) => {
+            p.can(
+                &visitor.actor,
+                pf_domain::access::Capability::CourseCreate,
+                pf_domain::access::Context::Category(c),
+            )
+            .await?
+                && courses::authoring_enabled(p).await?
+        }
+        None => false,
+    };
+    let ctx = context! {
+        tree, courses, total, page, pages,
+        category => current.map(|e| context! { id => e.category.id.0, name => e.category.name, path => e.path }),
+        can_create,
+        base => category.map(|c| format!("/category/{c}")).unwrap_or_else(|| "/".into()),
+    };
+    render::page(state, visitor, "index.html", ctx).await
+}
