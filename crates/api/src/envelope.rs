@@ -130,6 +130,9 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["code"], "idnumber_taken");
         assert_eq!(json["status"], 400);
-        assert_eq!(serde_json::to_value(ErrorCode::MissingCapability).unwrap(), ErrorCode::MissingCapability.as_str());
+        assert_eq!(
+            serde_json::to_value(ErrorCode::MissingCapability).unwrap(),
+            ErrorCode::MissingCapability.as_str()
+        );
     }
 }

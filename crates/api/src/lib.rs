@@ -6,7 +6,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod envelope;
 pub mod docs;
+mod envelope;
 
 pub use envelope::{ErrorCode, ErrorEnvelope};

@@ -129,7 +129,12 @@ impl FromStr for Context {
 
     /// Parses `system`, `category:ID` or `course:ID` (the CLI's `--role ROLE@CONTEXT`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || DomainError::invalid("context", format!("'{s}' is not system, category:ID or course:ID"));
+        let bad = || {
+            DomainError::invalid(
+                "context",
+                format!("'{s}' is not system, category:ID or course:ID"),
+            )
+        };
         if s == "system" {
             return Ok(Context::System);
         }
@@ -155,18 +160,42 @@ impl RoleCapabilities {
         use Capability::*;
         use RoleName::*;
         let rows: &[(Capability, &[RoleName])] = &[
-            (CourseView, &[Manager, CourseCreator, EditingTeacher, Teacher, Deployer, Student, DisabledStudent, Guest]),
-            (CourseViewHidden, &[Manager, CourseCreator, EditingTeacher, Teacher, Deployer]),
-            (CourseParticipate, &[Manager, EditingTeacher, Teacher, Student]),
+            (
+                CourseView,
+                &[
+                    Manager,
+                    CourseCreator,
+                    EditingTeacher,
+                    Teacher,
+                    Deployer,
+                    Student,
+                    DisabledStudent,
+                    Guest,
+                ],
+            ),
+            (
+                CourseViewHidden,
+                &[Manager, CourseCreator, EditingTeacher, Teacher, Deployer],
+            ),
+            (
+                CourseParticipate,
+                &[Manager, EditingTeacher, Teacher, Student],
+            ),
             (CourseUpdate, &[Manager, CourseCreator, EditingTeacher]),
             (CourseCreate, &[Manager, CourseCreator]),
             (CategoryManage, &[Manager]),
             (Publish, &[Manager, CourseCreator, EditingTeacher, Deployer]),
             (Deploy, &[Manager, CourseCreator, EditingTeacher, Deployer]),
             (DeployEverywhere, &[Manager, CourseCreator]),
-            (Retrofit, &[Manager, CourseCreator, EditingTeacher, Deployer]),
+            (
+                Retrofit,
+                &[Manager, CourseCreator, EditingTeacher, Deployer],
+            ),
             (Manage, &[Manager, CourseCreator, EditingTeacher]),
-            (ManagePublishedFiles, &[Manager, CourseCreator, EditingTeacher]),
+            (
+                ManagePublishedFiles,
+                &[Manager, CourseCreator, EditingTeacher],
+            ),
         ];
         let grants = rows
             .iter()
@@ -198,7 +227,10 @@ impl RoleCapabilities {
 /// `site:config` and `deployeverywhere` are platform-wide powers: a course or category
 /// assignment never grants them.
 pub fn system_only(capability: Capability) -> bool {
-    matches!(capability, Capability::SiteConfig | Capability::DeployEverywhere)
+    matches!(
+        capability,
+        Capability::SiteConfig | Capability::DeployEverywhere
+    )
 }
 
 /// A role held by a user in a context.
@@ -244,45 +276,122 @@ mod tests {
     #[test]
     fn a_course_role_applies_only_to_its_course() {
         let table = RoleCapabilities::defaults();
-        let teacher = [Assignment { role: RoleName::EditingTeacher, context: Context::Course(CourseId(7)) }];
-        assert!(has_capability(&table, &teacher, &chain(), Capability::CourseUpdate));
-        let other = vec![Context::Course(CourseId(8)), Context::Category(CategoryId(3)), Context::System];
-        assert!(!has_capability(&table, &teacher, &other, Capability::CourseUpdate));
+        let teacher = [Assignment {
+            role: RoleName::EditingTeacher,
+            context: Context::Course(CourseId(7)),
+        }];
+        assert!(has_capability(
+            &table,
+            &teacher,
+            &chain(),
+            Capability::CourseUpdate
+        ));
+        let other = vec![
+            Context::Course(CourseId(8)),
+            Context::Category(CategoryId(3)),
+            Context::System,
+        ];
+        assert!(!has_capability(
+            &table,
+            &teacher,
+            &other,
+            Capability::CourseUpdate
+        ));
     }
 
     #[test]
     fn category_roles_reach_courses_below() {
         let table = RoleCapabilities::defaults();
-        let creator = [Assignment { role: RoleName::CourseCreator, context: Context::Category(CategoryId(1)) }];
-        assert!(has_capability(&table, &creator, &chain(), Capability::CourseCreate));
-        assert!(!has_capability(&table, &creator, &chain(), Capability::CategoryManage));
+        let creator = [Assignment {
+            role: RoleName::CourseCreator,
+            context: Context::Category(CategoryId(1)),
+        }];
+        assert!(has_capability(
+            &table,
+            &creator,
+            &chain(),
+            Capability::CourseCreate
+        ));
+        assert!(!has_capability(
+            &table,
+            &creator,
+            &chain(),
+            Capability::CategoryManage
+        ));
     }
 
     #[test]
     fn system_only_capabilities_need_a_system_assignment() {
         let table = RoleCapabilities::defaults();
-        let in_category = [Assignment { role: RoleName::Manager, context: Context::Category(CategoryId(1)) }];
-        assert!(!has_capability(&table, &in_category, &chain(), Capability::DeployEverywhere));
-        let at_system = [Assignment { role: RoleName::Manager, context: Context::System }];
-        assert!(has_capability(&table, &at_system, &chain(), Capability::DeployEverywhere));
-        assert!(!has_capability(&table, &at_system, &chain(), Capability::SiteConfig));
-        let admin = [Assignment { role: RoleName::Admin, context: Context::System }];
-        assert!(has_capability(&table, &admin, &chain(), Capability::SiteConfig));
+        let in_category = [Assignment {
+            role: RoleName::Manager,
+            context: Context::Category(CategoryId(1)),
+        }];
+        assert!(!has_capability(
+            &table,
+            &in_category,
+            &chain(),
+            Capability::DeployEverywhere
+        ));
+        let at_system = [Assignment {
+            role: RoleName::Manager,
+            context: Context::System,
+        }];
+        assert!(has_capability(
+            &table,
+            &at_system,
+            &chain(),
+            Capability::DeployEverywhere
+        ));
+        assert!(!has_capability(
+            &table,
+            &at_system,
+            &chain(),
+            Capability::SiteConfig
+        ));
+        let admin = [Assignment {
+            role: RoleName::Admin,
+            context: Context::System,
+        }];
+        assert!(has_capability(
+            &table,
+            &admin,
+            &chain(),
+            Capability::SiteConfig
+        ));
     }
 
     #[test]
     fn disabled_students_consult_but_do_not_participate() {
         let table = RoleCapabilities::defaults();
-        let s = [Assignment { role: RoleName::DisabledStudent, context: Context::Course(CourseId(7)) }];
+        let s = [Assignment {
+            role: RoleName::DisabledStudent,
+            context: Context::Course(CourseId(7)),
+        }];
         assert!(has_capability(&table, &s, &chain(), Capability::CourseView));
-        assert!(!has_capability(&table, &s, &chain(), Capability::CourseParticipate));
-        assert!(!has_capability(&table, &s, &chain(), Capability::CourseViewHidden));
+        assert!(!has_capability(
+            &table,
+            &s,
+            &chain(),
+            Capability::CourseParticipate
+        ));
+        assert!(!has_capability(
+            &table,
+            &s,
+            &chain(),
+            Capability::CourseViewHidden
+        ));
     }
 
     #[test]
     fn default_table_matches_the_spec_counts() {
         let table = RoleCapabilities::defaults();
-        let count = |cap| RoleName::ALL.iter().filter(|r| **r != RoleName::Admin && table.role_has(**r, cap)).count();
+        let count = |cap| {
+            RoleName::ALL
+                .iter()
+                .filter(|r| **r != RoleName::Admin && table.role_has(**r, cap))
+                .count()
+        };
         assert_eq!(count(Capability::CourseView), 8);
         assert_eq!(count(Capability::CourseParticipate), 4);
         assert_eq!(count(Capability::SiteConfig), 0);
@@ -292,8 +401,14 @@ mod tests {
     #[test]
     fn contexts_parse_like_the_cli_writes_them() {
         assert_eq!("system".parse::<Context>().unwrap(), Context::System);
-        assert_eq!("category:4".parse::<Context>().unwrap(), Context::Category(CategoryId(4)));
-        assert_eq!("course:9".parse::<Context>().unwrap().to_string(), "course:9");
+        assert_eq!(
+            "category:4".parse::<Context>().unwrap(),
+            Context::Category(CategoryId(4))
+        );
+        assert_eq!(
+            "course:9".parse::<Context>().unwrap().to_string(),
+            "course:9"
+        );
         assert!("course:x".parse::<Context>().is_err());
         assert!("planet:1".parse::<Context>().is_err());
         assert!("teacher".parse::<RoleName>().is_ok());

@@ -29,7 +29,10 @@ pub fn parse_category_name(value: &str) -> Result<String, DomainError> {
         return Err(DomainError::invalid("category name", "must not be empty"));
     }
     if v.chars().any(char::is_control) || v.chars().count() > 255 {
-        return Err(DomainError::invalid("category name", "at most 255 characters, no control characters"));
+        return Err(DomainError::invalid(
+            "category name",
+            "at most 255 characters, no control characters",
+        ));
     }
     Ok(v.to_string())
 }
@@ -53,7 +56,10 @@ pub fn flatten_tree(categories: &[Category]) -> Result<Vec<TreeEntry>, DomainErr
     for c in categories {
         if let Some(p) = c.parent {
             if !categories.iter().any(|o| o.id == p) {
-                return Err(DomainError::Tree(format!("category {} has unknown parent {p}", c.id)));
+                return Err(DomainError::Tree(format!(
+                    "category {} has unknown parent {p}",
+                    c.id
+                )));
             }
         }
         children.entry(c.parent).or_default().push(c);
@@ -72,7 +78,11 @@ pub fn flatten_tree(categories: &[Category]) -> Result<Vec<TreeEntry>, DomainErr
                 stack.push((k, format!("{path} / {}", k.name), depth + 1));
             }
         }
-        out.push(TreeEntry { category: c.clone(), path, depth });
+        out.push(TreeEntry {
+            category: c.clone(),
+            path,
+            depth,
+        });
     }
     if out.len() != categories.len() {
         return Err(DomainError::Tree("the parent links form a cycle".into()));
@@ -112,7 +122,11 @@ mod tests {
 
     #[test]
     fn parents_come_before_children_with_paths() {
-        let cats = [cat(3, Some(1), "Algebra"), cat(1, None, "Maths"), cat(2, None, "Arts")];
+        let cats = [
+            cat(3, Some(1), "Algebra"),
+            cat(1, None, "Maths"),
+            cat(2, None, "Arts"),
+        ];
         let flat = flatten_tree(&cats).unwrap();
         let paths: Vec<_> = flat.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["Arts", "Maths", "Maths / Algebra"]);
@@ -123,7 +137,11 @@ mod tests {
     fn cycles_and_unknown_parents_are_refused() {
         assert!(flatten_tree(&[cat(1, Some(9), "x")]).is_err());
         assert!(flatten_tree(&[cat(1, Some(2), "a"), cat(2, Some(1), "b")]).is_err());
-        let cats = [cat(1, None, "a"), cat(2, Some(1), "b"), cat(3, Some(2), "c")];
+        let cats = [
+            cat(1, None, "a"),
+            cat(2, Some(1), "b"),
+            cat(3, Some(2), "c"),
+        ];
         assert!(would_cycle(&cats, CategoryId(1), CategoryId(3)));
         assert!(!would_cycle(&cats, CategoryId(3), CategoryId(1)));
     }

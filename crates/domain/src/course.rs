@@ -12,10 +12,16 @@ const MAX_IDNUMBER: usize = 100;
 fn clean(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     if trimmed.chars().any(char::is_control) {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     if trimmed.chars().count() > max {
-        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -157,7 +163,10 @@ impl fmt::Display for IdNumber {
 ///
 /// `is_taken` answers from the platform's current courses; the store calls this inside the
 /// transaction that inserts the course, so two arrivals never get the same name.
-pub fn arrival_shortname(wanted: &Shortname, mut is_taken: impl FnMut(&Shortname) -> bool) -> Shortname {
+pub fn arrival_shortname(
+    wanted: &Shortname,
+    mut is_taken: impl FnMut(&Shortname) -> bool,
+) -> Shortname {
     if !is_taken(wanted) {
         return wanted.clone();
     }

@@ -145,7 +145,13 @@ mod tests {
         for role in PlatformRole::ALL {
             assert_eq!(role.as_str().parse::<PlatformRole>().unwrap(), role);
         }
-        assert!("factory_training".parse::<PlatformRole>().unwrap().duties().training);
+        assert!(
+            "factory_training"
+                .parse::<PlatformRole>()
+                .unwrap()
+                .duties()
+                .training
+        );
         let err = "fabric".parse::<PlatformRole>().unwrap_err().to_string();
         assert!(err.contains("factory_training"), "{err}");
     }

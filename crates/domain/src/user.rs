@@ -17,7 +17,10 @@ impl Username {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
         if value.is_empty() || value.len() > 100 {
-            return Err(DomainError::invalid("username", "must be 1 to 100 characters"));
+            return Err(DomainError::invalid(
+                "username",
+                "must be 1 to 100 characters",
+            ));
         }
         if !value.chars().all(ok_char) {
             return Err(DomainError::invalid(
@@ -85,7 +88,9 @@ pub enum FieldEditor {
 pub fn parse_field_key(value: &str) -> Result<String, DomainError> {
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(value.to_string())
     } else {
@@ -98,9 +103,9 @@ pub fn parse_field_key(value: &str) -> Result<String, DomainError> {
 
 /// Parses the CLI's `--profile KEY=VALUE`.
 pub fn parse_profile_assignment(value: &str) -> Result<(String, String), DomainError> {
-    let (key, val) = value
-        .split_once('=')
-        .ok_or_else(|| DomainError::invalid("profile field", format!("'{value}' is not KEY=VALUE")))?;
+    let (key, val) = value.split_once('=').ok_or_else(|| {
+        DomainError::invalid("profile field", format!("'{value}' is not KEY=VALUE"))
+    })?;
     Ok((parse_field_key(key)?, val.trim().to_string()))
 }
 
@@ -162,7 +167,10 @@ mod tests {
         assert!(Username::parse("Admin").is_err());
         assert!(Username::parse("a@b").is_err());
         assert!(Username::parse("").is_err());
-        assert_eq!(display_name(&Username::parse("amel").unwrap(), Some("lycee-a")), "amel@lycee-a");
+        assert_eq!(
+            display_name(&Username::parse("amel").unwrap(), Some("lycee-a")),
+            "amel@lycee-a"
+        );
     }
 
     #[test]
@@ -177,7 +185,10 @@ mod tests {
 
     #[test]
     fn languages_negotiate_with_q_values() {
-        assert_eq!(Language::negotiate("fr-FR,fr;q=0.9,en;q=0.8"), Some(Language::Fr));
+        assert_eq!(
+            Language::negotiate("fr-FR,fr;q=0.9,en;q=0.8"),
+            Some(Language::Fr)
+        );
         assert_eq!(Language::negotiate("de, en;q=0.5"), Some(Language::En));
         assert_eq!(Language::negotiate("de"), None);
         assert_eq!(Language::from_tag("fr_ca"), Some(Language::Fr));
