@@ -919,3 +919,53 @@ fn the_cli_prints_the_contract_documents() {
     let shown = cli(&["course", "show", "shortname:LA", "--as", "eve", "--json"]).json();
     assert_eq!(shown["shortname"], "LA");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_runs_on_postgresql_too() {
+    let Some(db) = pf_testkit::postgres::fresh_database().await else { return };
+    let f = TestPlatform::start_with(PlatformRole::FactoryTraining, "pg-establishment", Some(db.url.clone())).await;
+    assert!(!f.data_dir().join("publishflow.db").exists(), "no SQLite file when PostgreSQL is configured");
+    let cats = f.cli(bin(), &["category", "list", "--json"]).json();
+    let incoming = cats[0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(cats[0]["name"], "Incoming");
+    let id = f.cli(bin(), &["course", "add", "Chimie", "--shortname", "CHI", "--category", &incoming, "--json"]).json()["id"].as_i64().unwrap();
+    assert_eq!(f.cli(bin(), &["course", "add", "Again", "--shortname", "CHI", "--category", &incoming]).code, 2);
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let page = admin.get(&format!("/course/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Chimie"));
+    assert!(page.body.contains("Open or close the session"), "a training platform offers sessions");
+    f.stop().await;
+    db.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_are_edited_and_trashed_courses_restored() {
+    let f = TestPlatform::start(PlatformRole::Factory, "f").await;
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let top = f.cli(bin(), &["category", "add", "Langues", "--json"]).json()["id"].as_i64().unwrap().to_string();
+    let sub = f.cli(bin(), &["category", "add", "Anglais", "--parent", &top, "--json"]).json()["id"].as_i64().unwrap().to_string();
+    // A cycle is refused; a rename and a move to the top level work.
+    let page = admin.post(&format!("/category/{top}/edit"), &[("name", "Langues"), ("parent", &sub)]).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    let page = admin.post(&format!("/category/{sub}/edit"), &[("name", "English"), ("parent", ""), ("idnumber", "EN")]).await;
+    assert_eq!(page.status, 303);
+    let list = f.cli(bin(), &["category", "list", "--json"]).json();
+    let english = list.as_array().unwrap().iter().find(|c| c["id"].to_string() == sub).unwrap();
+    assert_eq!((english["name"].as_str(), english["parent"].is_null()), (Some("English"), true));
+    // The landing category cannot be deleted; a non-empty one neither; an empty one can.
+    let landing = list.as_array().unwrap().iter().find(|c| c["name"] == "Retrofitted courses").unwrap()["id"].to_string();
+    assert_eq!(admin.post(&format!("/category/{landing}/delete"), &[]).await.status, 409);
+    let course = f.cli(bin(), &["course", "add", "Grammar", "--shortname", "GR", "--category", &sub, "--json"]).json()["id"].as_i64().unwrap();
+    assert_eq!(admin.post(&format!("/category/{sub}/delete"), &[]).await.status, 409);
+    assert_eq!(admin.post(&format!("/category/{top}/delete"), &[]).await.status, 303);
+
+    // Trash: the course disappears, then comes back.
+    assert_eq!(admin.post(&format!("/course/{course}/delete"), &[]).await.status, 303);
+    assert_eq!(admin.get(&format!("/course/{course}")).await.status, 404);
+    let trash = admin.get("/admin/trash").await;
+    assert!(trash.body.contains("Grammar"), "{}", trash.body);
+    assert_eq!(admin.post(&format!("/admin/trash/{course}/restore"), &[]).await.status, 303);
+    assert_eq!(admin.get(&format!("/course/{course}")).await.status, 200);
+    f.stop().await;
+}

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod browser;
+pub mod postgres;
 
 pub use browser::Browser;
 
@@ -45,6 +46,8 @@ impl TestPlatform {
         name: &str,
         database_url: Option<String>,
     ) -> TestPlatform {
+        // Server logs (internal errors included) show in the output of a failing test.
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

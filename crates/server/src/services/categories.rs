@@ -117,3 +117,27 @@ pub fn category_doc(e: TreeEntry) -> pf_api::docs::CategoryDoc {
         path: e.path,
     }
 }
+
+/// Deletes an empty category; needs `category:manage` on it.
+pub async fn delete(p: &Platform, actor: &Actor, id: CategoryId) -> Result<(), AppError> {
+    p.store.category(id).await?;
+    p.require(actor, Capability::CategoryManage, Context::Category(id))
+        .await?;
+    for key in [
+        crate::platform::settings::LANDING_CATEGORY,
+        crate::platform::settings::RUNNING_CATEGORY,
+        crate::platform::settings::CLOSED_CATEGORY,
+    ] {
+        if p.store.setting(key).await?.as_deref() == Some(id.0.to_string().as_str()) {
+            return Err(AppError::new(pf_api::ErrorCode::Conflict, "this category is one of the platform's landing or session categories; change the settings first"));
+        }
+    }
+    p.store.delete_category(id).await?;
+    p.audit(
+        actor,
+        "category.delete",
+        format!("category:{id}"),
+        serde_json::Value::Null,
+    )
+    .await
+}

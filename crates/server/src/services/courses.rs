@@ -332,3 +332,26 @@ pub async fn detail_doc(
             .collect(),
     })
 }
+
+/// Courses in the trash that can still be restored (administrators only); purges older ones.
+pub async fn trash_list(p: &Platform, actor: &Actor) -> Result<Vec<CourseRecord>, AppError> {
+    p.require(actor, Capability::SiteConfig, Context::System)
+        .await?;
+    let days = p.setting_i64(settings::TRASH_DAYS, 30).await?;
+    p.store.purge_trash(now() - days * 86_400).await?;
+    Ok(p.store.trashed_courses().await?)
+}
+
+/// Takes a course out of the trash (administrators only).
+pub async fn restore(p: &Platform, actor: &Actor, id: CourseId) -> Result<(), AppError> {
+    p.require(actor, Capability::SiteConfig, Context::System)
+        .await?;
+    p.store.restore_course(id).await?;
+    p.audit(
+        actor,
+        "course.restore",
+        format!("course:{id}"),
+        serde_json::Value::Null,
+    )
+    .await
+}

@@ -109,44 +109,28 @@ async fn check_context_exists(p: &Platform, ctx: Context) -> Result<(), AppError
     }
 }
 
-/// Assigns a role; needs the site configuration capability.
-pub async fn assign(
+/// Assigns (`present`) or removes a role; needs the site configuration capability.
+pub async fn set_role(
     p: &Platform,
     actor: &Actor,
     user: UserId,
     role: RoleName,
     ctx: Context,
+    present: bool,
 ) -> Result<(), AppError> {
     require_admin(p, actor).await?;
     p.store.user(user).await?;
     check_context_exists(p, ctx).await?;
-    p.store.assign_role(user, role, ctx).await?;
-    p.audit(
-        actor,
-        "role.assign",
-        format!("user:{user}"),
-        serde_json::json!({ "role": role.as_str(), "context": ctx.to_string() }),
-    )
-    .await
-}
-
-/// Removes a role assignment; needs the site configuration capability.
-pub async fn unassign(
-    p: &Platform,
-    actor: &Actor,
-    user: UserId,
-    role: RoleName,
-    ctx: Context,
-) -> Result<(), AppError> {
-    require_admin(p, actor).await?;
-    p.store.unassign_role(user, role, ctx).await?;
-    p.audit(
-        actor,
-        "role.unassign",
-        format!("user:{user}"),
-        serde_json::json!({ "role": role.as_str(), "context": ctx.to_string() }),
-    )
-    .await
+    let action = if present {
+        p.store.assign_role(user, role, ctx).await?;
+        "role.assign"
+    } else {
+        p.store.unassign_role(user, role, ctx).await?;
+        "role.unassign"
+    };
+    let details = serde_json::json!({ "role": role.as_str(), "context": ctx.to_string() });
+    p.audit(actor, action, format!("user:{user}"), details)
+        .await
 }
 
 /// An account as `user list` prints it.

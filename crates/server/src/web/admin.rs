@@ -28,6 +28,15 @@ pub async fn account(
     State(state): State<AppState>,
     visitor: Visitor,
 ) -> Result<Response, AppError> {
+    account_page(&state, &visitor, None).await
+}
+
+/// Renders the account page, with a just-created token shown once.
+async fn account_page(
+    state: &AppState,
+    visitor: &Visitor,
+    new_token: Option<String>,
+) -> Result<Response, AppError> {
     let user = visitor.require_login()?;
     let list: Vec<_> = state
         .platform
@@ -35,15 +44,26 @@ pub async fn account(
         .tokens(user.id)
         .await?
         .iter()
-        .map(|t| context! { id => t.id, name => t.name.as_str(), created => rfc3339(t.created_at), expires => rfc3339(t.expires_at), revoked => t.revoked_at.is_some() })
+        .map(|t| {
+            context! {
+                id => t.id, name => t.name.as_str(), created => rfc3339(t.created_at),
+                expires => rfc3339(t.expires_at), revoked => t.revoked_at.is_some(),
+            }
+        })
         .collect();
-    render::page(
-        &state,
-        &visitor,
+    let mut response = render::page(
+        state,
+        visitor,
         "account.html",
-        context! { tokens => list, new_token => Option::<String>::None },
+        context! { tokens => list, new_token },
     )
-    .await
+    .await?;
+    // A page that may show a secret is never cached.
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// The new-token form's fields.
@@ -62,27 +82,7 @@ pub async fn create_token(
 ) -> Result<Response, AppError> {
     visitor.check_csrf(&f.csrf)?;
     let (secret, _) = tokens::create(&state.platform, &visitor.actor, &f.name, f.days).await?;
-    let user = visitor.require_login()?;
-    let list: Vec<_> = state
-        .platform
-        .store
-        .tokens(user.id)
-        .await?
-        .iter()
-        .map(|t| context! { id => t.id, name => t.name.as_str(), created => rfc3339(t.created_at), expires => rfc3339(t.expires_at), revoked => t.revoked_at.is_some() })
-        .collect();
-    let mut response = render::page(
-        &state,
-        &visitor,
-        "account.html",
-        context! { tokens => list, new_token => secret },
-    )
-    .await?;
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    account_page(&state, &visitor, Some(secret)).await
 }
 
 /// A CSRF-only form.
@@ -279,9 +279,19 @@ pub async fn user_roles(
     let role: RoleName = f.role.parse()?;
     let ctx: Context = f.context.trim().parse()?;
     match f.action.as_str() {
-        "assign" => users::assign(&state.platform, &visitor.actor, UserId(id), role, ctx).await?,
+        "assign" => {
+            users::set_role(&state.platform, &visitor.actor, UserId(id), role, ctx, true).await?
+        }
         "unassign" => {
-            users::unassign(&state.platform, &visitor.actor, UserId(id), role, ctx).await?
+            users::set_role(
+                &state.platform,
+                &visitor.actor,
+                UserId(id),
+                role,
+                ctx,
+                false,
+            )
+            .await?
         }
         other => return Err(AppError::bad_request(format!("unknown action '{other}'"))),
     }
@@ -378,4 +388,31 @@ pub async fn audit(
         context! { entries, page },
     )
     .await
+}
+
+/// The course trash (administrators).
+pub async fn trash(State(state): State<AppState>, visitor: Visitor) -> Result<Response, AppError> {
+    let courses: Vec<_> = crate::services::courses::trash_list(&state.platform, &visitor.actor)
+        .await?
+        .iter()
+        .map(|c| context! { id => c.id.0, fullname => c.fullname.as_str(), shortname => c.shortname.as_str(), deleted => c.deleted_at.map(rfc3339) })
+        .collect();
+    render::page(&state, &visitor, "admin_trash.html", context! { courses }).await
+}
+
+/// Restores a trashed course.
+pub async fn restore(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<CsrfFields>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    crate::services::courses::restore(
+        &state.platform,
+        &visitor.actor,
+        pf_domain::ids::CourseId(id),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/course/{id}")).into_response())
 }

@@ -1,10 +1,10 @@
 //! Light authoring (factories): categories, course settings, sections and activities.
 
-use super::forms::{checkbox, optional_id, WebForm};
+use super::forms::{checkbox, WebForm};
 use super::session::Visitor;
 use super::{render, AppState};
 use crate::error::AppError;
-use crate::services::categories::{self, CategoryForm};
+use crate::services::categories;
 use crate::services::courses::{self, CourseForm};
 use crate::upload;
 use axum::extract::{Multipart, Path, Query, State};
@@ -23,7 +23,7 @@ pub struct FormQuery {
     module: Option<String>,
 }
 
-async fn category_options(
+pub(super) async fn category_options(
     state: &AppState,
     visitor: &Visitor,
 ) -> Result<Vec<minijinja::Value>, AppError> {
@@ -32,43 +32,6 @@ async fn category_options(
         .into_iter()
         .map(|e| context! { id => e.category.id.0, path => e.path })
         .collect())
-}
-
-/// The new-category form.
-pub async fn category_form(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Query(q): Query<FormQuery>,
-) -> Result<Response, AppError> {
-    visitor.require_login()?;
-    let ctx = context! { categories => category_options(&state, &visitor).await?, parent => q.category, error => Option::<String>::None };
-    render::page(&state, &visitor, "category_form.html", ctx).await
-}
-
-/// The new-category form's fields.
-#[derive(Deserialize)]
-pub struct CategoryFields {
-    csrf: String,
-    name: String,
-    parent: Option<String>,
-    #[serde(default)]
-    idnumber: String,
-}
-
-/// Creates a category.
-pub async fn category_create(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    WebForm(f): WebForm<CategoryFields>,
-) -> Result<Response, AppError> {
-    visitor.check_csrf(&f.csrf)?;
-    let form = CategoryForm {
-        name: f.name,
-        parent: optional_id(&f.parent)?,
-        idnumber: f.idnumber,
-    };
-    let id = categories::create(&state.platform, &visitor.actor, form).await?;
-    Ok(Redirect::to(&format!("/category/{id}")).into_response())
 }
 
 /// The course settings form's fields (new and edit).

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod authoring;
+pub mod categories;
 pub mod course;
 pub mod files;
 pub mod forms;
@@ -64,7 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/account/tokens/{id}/revoke", post(admin::revoke_token))
         .route(
             "/categories/new",
-            get(authoring::category_form).post(authoring::category_create),
+            get(categories::new_form).post(categories::create),
         )
         .route(
             "/course/new",
@@ -97,6 +98,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/roles", post(admin::user_roles))
         .route("/admin/roles", get(admin::roles).post(admin::roles_save))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/trash", get(admin::trash))
+        .route("/admin/trash/{id}/restore", post(admin::restore))
+        .route(
+            "/category/{id}/edit",
+            get(categories::edit_form).post(categories::update),
+        )
+        .route("/category/{id}/delete", post(categories::delete))
         .route("/static/style.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(state, error_pages))
 }

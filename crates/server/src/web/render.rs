@@ -11,47 +11,31 @@ use pf_domain::user::Language;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Embeds templates by file name (one per line, so additions merge cleanly).
+macro_rules! embedded_templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
 /// The templates, compiled at start.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("layout.html", include_str!("../../templates/layout.html")),
-    ("macros.html", include_str!("../../templates/macros.html")),
-    ("error.html", include_str!("../../templates/error.html")),
-    ("login.html", include_str!("../../templates/login.html")),
-    ("index.html", include_str!("../../templates/index.html")),
-    ("course.html", include_str!("../../templates/course.html")),
-    (
-        "course_form.html",
-        include_str!("../../templates/course_form.html"),
-    ),
-    (
-        "activity.html",
-        include_str!("../../templates/activity.html"),
-    ),
-    (
-        "activity_form.html",
-        include_str!("../../templates/activity_form.html"),
-    ),
-    (
-        "category_form.html",
-        include_str!("../../templates/category_form.html"),
-    ),
-    (
-        "admin_settings.html",
-        include_str!("../../templates/admin_settings.html"),
-    ),
-    (
-        "admin_users.html",
-        include_str!("../../templates/admin_users.html"),
-    ),
-    (
-        "admin_roles.html",
-        include_str!("../../templates/admin_roles.html"),
-    ),
-    (
-        "admin_audit.html",
-        include_str!("../../templates/admin_audit.html"),
-    ),
-    ("account.html", include_str!("../../templates/account.html")),
+const TEMPLATES: &[(&str, &str)] = embedded_templates![
+    "layout.html",
+    "macros.html",
+    "error.html",
+    "login.html",
+    "index.html",
+    "course.html",
+    "course_form.html",
+    "activity.html",
+    "activity_form.html",
+    "category_form.html",
+    "admin_settings.html",
+    "admin_users.html",
+    "admin_roles.html",
+    "admin_audit.html",
+    "admin_trash.html",
+    "account.html",
 ];
 
 /// Message catalogs: `key = "text"` per language.
