@@ -969,3 +969,26 @@ async fn categories_are_edited_and_trashed_courses_restored() {
     assert_eq!(admin.get(&format!("/course/{course}")).await.status, 200);
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_fill_in_only_their_user_editable_profile_fields() {
+    let f = TestPlatform::start(PlatformRole::FactoryTraining, "lycee-a").await;
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(admin.post("/admin/profile-fields", &[("key", "establishment_type"), ("editor", "admin")]).await.status, 303);
+    assert_eq!(admin.post("/admin/profile-fields", &[("key", "nickname"), ("editor", "user")]).await.status, 303);
+    assert_eq!(admin.post("/admin/profile-fields", &[("key", "Bad Key"), ("editor", "user")]).await.status, 400);
+    let pw = f.dir.path().join("pw");
+    std::fs::write(&pw, "student password\n").unwrap();
+    let sam = f.cli(bin(), &["user", "add", "sam", "--password-file", pw.to_str().unwrap(), "--json"]).json()["id"].as_i64().unwrap();
+    let mut student = f.login("sam", "student password").await;
+    let path = format!("/user/{sam}/profile");
+    assert_eq!(student.post(&path, &[("key", "nickname"), ("value", "Sammy")]).await.status, 303);
+    assert_eq!(student.post(&path, &[("key", "establishment_type"), ("value", "lycee")]).await.status, 403, "an admin-managed field is not the user's to set");
+    assert_eq!(admin.post(&path, &[("key", "establishment_type"), ("value", "lycee")]).await.status, 303);
+    let values = f.platform.store.profile_values(pf_domain::ids::UserId(sam)).await.unwrap();
+    assert!(values.contains(&("nickname".into(), "Sammy".into())));
+    assert!(values.contains(&("establishment_type".into(), "lycee".into())));
+    // Another user's profile is not even acknowledged.
+    assert_eq!(student.get("/user/1/profile").await.status, 404);
+    f.stop().await;
+}

@@ -8,6 +8,7 @@ pub mod files;
 pub mod forms;
 pub mod front;
 pub mod login;
+pub mod profile;
 pub mod render;
 pub mod session;
 
@@ -99,6 +100,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/roles", get(admin::roles).post(admin::roles_save))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/trash", get(admin::trash))
+        .route(
+            "/admin/profile-fields",
+            get(profile::fields).post(profile::define),
+        )
+        .route(
+            "/user/{id}/profile",
+            get(profile::user_profile).post(profile::set_value),
+        )
         .route("/admin/trash/{id}/restore", post(admin::restore))
         .route(
             "/category/{id}/edit",

@@ -35,6 +35,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "admin_roles.html",
     "admin_audit.html",
     "admin_trash.html",
+    "admin_profile.html",
+    "profile.html",
     "account.html",
 ];
 
