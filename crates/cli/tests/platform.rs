@@ -992,3 +992,67 @@ async fn users_fill_in_only_their_user_editable_profile_fields() {
     assert_eq!(student.get("/user/1/profile").await.status, 404);
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn course_roles_enrol_and_authors_hide_or_delete_activities() {
+    let f = TestPlatform::start(PlatformRole::Factory, "f").await;
+    let landing = f.cli(bin(), &["category", "list", "--json"]).json()[0]["id"].as_i64().unwrap().to_string();
+    let course = f.cli(bin(), &["course", "add", "Histoire", "--shortname", "HIS", "--category", &landing, "--json"]).json()["id"].as_i64().unwrap();
+    let cid = pf_domain::ids::CourseId(course);
+    let pw = f.dir.path().join("pw");
+    std::fs::write(&pw, "student password\n").unwrap();
+    let role = format!("student@course:{course}");
+    let sam = f.cli(bin(), &["user", "add", "sam", "--password-file", pw.to_str().unwrap(), "--role", &role, "--json"]).json()["id"].as_i64().unwrap();
+    let enrolled = f.platform.store.enrolments(cid).await.unwrap();
+    assert_eq!(enrolled.len(), 1, "a course role enrols: {enrolled:?}");
+
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let general = f.platform.store.sections(cid).await.unwrap()[0].id.0.to_string();
+    let post = format!("/course/{course}/activity/new");
+    admin.post_multipart(&post, &[("module", "page"), ("section", &general), ("name", "Secret notes"), ("content", "x"), ("visible", "on")], None).await;
+    admin.post_multipart(&post, &[("module", "page"), ("section", &general), ("name", "Old page"), ("content", "x"), ("visible", "on")], None).await;
+    let acts = f.platform.store.activities(cid).await.unwrap();
+    let id_of = |name: &str| acts.iter().find(|a| a.name == name).unwrap().id.0;
+    let change = |aid: i64| format!("/course/{course}/activity/{aid}/change");
+    assert_eq!(admin.post(&change(id_of("Secret notes")), &[("action", "hide")]).await.status, 303);
+    assert_eq!(admin.post(&change(id_of("Old page")), &[("action", "delete")]).await.status, 303);
+    assert_eq!(admin.post(&change(id_of("Secret notes")), &[("action", "explode")]).await.status, 400);
+
+    let mut student = f.login("sam", "student password").await;
+    let page = student.get(&format!("/course/{course}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Secret notes") && !page.body.contains("Old page"), "hidden and deleted activities are gone for students");
+    assert_eq!(student.get(&format!("/course/{course}/activity/{}", id_of("Secret notes"))).await.status, 404);
+    assert_eq!(student.post(&change(id_of("Secret notes")), &[("action", "show")]).await.status, 403);
+
+    // Removing the last course role unenrols.
+    let mut admin2 = f.login("admin", ADMIN_PASSWORD).await;
+    let ctx = format!("course:{course}");
+    assert_eq!(admin2.post(&format!("/admin/users/{sam}/roles"), &[("role", "student"), ("context", &ctx), ("action", "unassign")]).await.status, 303);
+    assert!(f.platform.store.enrolments(cid).await.unwrap().is_empty());
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_removes_only_what_is_past_retention() {
+    let f = TestPlatform::start(PlatformRole::Catalog, "c").await;
+    let p = &f.platform;
+    let entry = |at: i64| pf_store::NewAudit {
+        at,
+        actor: "test".into(),
+        action: "probe".into(),
+        target: "none".into(),
+        peer: None,
+        job: None,
+        result: "ok".into(),
+        details: serde_json::Value::Null,
+    };
+    let now = pf_server::services::now();
+    p.store.append_audit(entry(now - 400 * 86_400)).await.unwrap();
+    p.store.append_audit(entry(now - 10)).await.unwrap();
+    let report = pf_server::services::housekeeping::run(p).await.unwrap();
+    assert_eq!(report.audit_entries, 1, "only the entry older than 365 days goes");
+    let left: Vec<_> = p.store.audit(0, 100).await.unwrap().into_iter().filter(|a| a.action == "probe").collect();
+    assert_eq!(left.len(), 1);
+    f.stop().await;
+}

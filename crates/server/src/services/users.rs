@@ -75,6 +75,7 @@ pub async fn create(p: &Platform, actor: &Actor, form: UserForm) -> Result<UserI
         .await?;
     for (role, ctx) in &form.roles {
         p.store.assign_role(id, *role, *ctx).await?;
+        sync_enrolment(p, id, *ctx).await?;
     }
     let defined: Vec<String> = p
         .store
@@ -99,6 +100,25 @@ pub async fn create(p: &Platform, actor: &Actor, form: UserForm) -> Result<UserI
     )
     .await?;
     Ok(id)
+}
+
+/// A course role enrols the user manually; losing the last course role unenrols them.
+async fn sync_enrolment(p: &Platform, user: UserId, ctx: Context) -> Result<(), AppError> {
+    let Context::Course(course) = ctx else {
+        return Ok(());
+    };
+    let still_there = p
+        .store
+        .assignments(user)
+        .await?
+        .iter()
+        .any(|a| a.context == ctx);
+    if still_there {
+        p.store.enrol(user, course, "manual").await?;
+    } else {
+        p.store.unenrol(user, course, "manual").await?;
+    }
+    Ok(())
 }
 
 async fn check_context_exists(p: &Platform, ctx: Context) -> Result<(), AppError> {
@@ -128,6 +148,7 @@ pub async fn set_role(
         p.store.unassign_role(user, role, ctx).await?;
         "role.unassign"
     };
+    sync_enrolment(p, user, ctx).await?;
     let details = serde_json::json!({ "role": role.as_str(), "context": ctx.to_string() });
     p.audit(actor, action, format!("user:{user}"), details)
         .await

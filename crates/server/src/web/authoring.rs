@@ -333,3 +333,50 @@ pub async fn activity_create(
     }
     Ok(Redirect::to(&format!("/course/{id}#section-{}", section.0)).into_response())
 }
+
+/// The per-activity actions' fields: `action` is hide, show or delete.
+#[derive(Deserialize)]
+pub struct ActivityChange {
+    csrf: String,
+    action: String,
+}
+
+/// Hides, shows or deletes an activity (its file records go with it; blobs stay until GC).
+pub async fn activity_change(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((id, aid)): Path<(i64, i64)>,
+    WebForm(f): WebForm<ActivityChange>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    let p = &state.platform;
+    let course = CourseId(id);
+    courses::require_edit(p, &visitor.actor, course).await?;
+    let activity = p.store.activity(pf_domain::ids::ActivityId(aid)).await?;
+    if activity.course != course {
+        return Err(AppError::not_found(format!("activity {aid}")));
+    }
+    match f.action.as_str() {
+        "hide" | "show" => {
+            let visible = f.action == "show";
+            p.store
+                .update_activity(activity.id, None, None, Some(visible), None)
+                .await?
+        }
+        "delete" => p.store.delete_activity(activity.id).await?,
+        other => {
+            return Err(AppError::bad_request(format!(
+                "unknown activity action '{other}'"
+            )))
+        }
+    }
+    let details = serde_json::json!({ "activity": aid, "action": f.action });
+    p.audit(
+        &visitor.actor,
+        "activity.update",
+        format!("course:{id}"),
+        details,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/course/{id}#section-{}", activity.section)).into_response())
+}

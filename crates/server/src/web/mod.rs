@@ -90,6 +90,10 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/course/{id}/activity/{aid}", get(course::activity))
+        .route(
+            "/course/{id}/activity/{aid}/change",
+            post(authoring::activity_change),
+        )
         .route("/course/{id}/file/{fid}/{name}", get(files::download))
         .route(
             "/admin/settings",
