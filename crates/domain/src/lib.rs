@@ -8,6 +8,7 @@
 //! - [`course`]: short names, idnumbers, visibility and the naming rules on arrival (SPEC §3).
 //! - [`category`]: the category tree and its invariants.
 //! - [`user`]: usernames, home platforms and profile fields.
+//! - [`job`]: job states, progress and retry backoff (SPEC §5).
 //!
 //! Inputs become these newtypes at the edge (`parse`, `new`); the inside never re-validates strings.
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ pub mod category;
 pub mod course;
 mod error;
 pub mod ids;
+pub mod job;
 pub mod platform;
 pub mod user;
 
