@@ -188,11 +188,16 @@ async fn cancels_and_stale_claims() {
         assert_eq!(claimed.id, running.id);
         let flagged = s.request_job_cancel(running.id).await.unwrap();
         assert!(flagged.cancel_requested && flagged.state == JobState::Preparing);
+        // A stale job someone asked to cancel ends cancelled rather than running again.
+        assert_eq!(s.requeue_stale_jobs(now + 1, now + 2).await.unwrap(), 0);
+        assert_eq!(s.job(running.id).await.unwrap().state, JobState::Cancelled);
         // A runner that stopped beating loses its job to the queue; a beating one keeps it.
+        let (other, _) = s.enqueue_job(job("s", None, None)).await.unwrap();
+        s.claim_job("w1", now, 2).await.unwrap().unwrap();
         assert_eq!(s.heartbeat_jobs("w1", now).await.unwrap(), 1);
         assert_eq!(s.requeue_stale_jobs(now - 30, now).await.unwrap(), 0);
         assert_eq!(s.requeue_stale_jobs(now + 1, now + 2).await.unwrap(), 1);
-        let back = s.job(running.id).await.unwrap();
+        let back = s.job(other.id).await.unwrap();
         assert_eq!((back.state, back.runner), (JobState::Queued, None));
         assert_eq!(
             s.request_job_cancel(queued.id).await.unwrap().state,
