@@ -45,6 +45,31 @@ pub enum Command {
     /// Personal API tokens of the acting user.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Jobs (operations run by the server).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+/// `jobs …`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// The jobs the acting user may see, newest first.
+    List,
+    /// One job.
+    Show {
+        /// Job id.
+        id: i64,
+    },
+    /// Follows a job until it ends (progress on stderr); exit 0 if it ended done.
+    Watch {
+        /// Job id.
+        id: i64,
+    },
+    /// Cancels a job (at once when queued, at its next step when running).
+    Cancel {
+        /// Job id.
+        id: i64,
+    },
 }
 
 /// `token …`

@@ -71,13 +71,16 @@ impl JobState {
     /// go back to `queued` for a retry; terminal states never change.
     pub fn can_move_to(self, next: JobState) -> bool {
         use JobState::*;
-        match (self, next) {
-            (Queued, Preparing | Cancelled | Failed) => true,
-            (Preparing, Transferring | Restoring | Done | Failed | Cancelled | Queued) => true,
-            (Transferring, Restoring | Done | Failed | Cancelled | Queued) => true,
-            (Restoring, Done | Failed | Cancelled | Queued) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Queued, Preparing | Cancelled | Failed)
+                | (
+                    Preparing,
+                    Transferring | Restoring | Done | Failed | Cancelled | Queued
+                )
+                | (Transferring, Restoring | Done | Failed | Cancelled | Queued)
+                | (Restoring, Done | Failed | Cancelled | Queued)
+        )
     }
 }
 
@@ -130,11 +133,11 @@ impl Progress {
     }
 }
 
-/// Wait before retry number `attempt` (1-based) of a transient failure: 5 s doubling, capped at
-/// 10 minutes.
-pub fn retry_backoff(attempt: u32) -> Duration {
-    let secs = 5u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
-    Duration::from_secs(secs.min(600))
+/// Wait before retry number `attempt` (1-based) of a transient failure: `base` doubling at each
+/// attempt, capped at 10 minutes (the platform's base is 5 s).
+pub fn retry_backoff(attempt: u32, base: Duration) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(16);
+    base.saturating_mul(factor).min(Duration::from_secs(600))
 }
 
 /// Validates a client-supplied idempotency key: 1–200 visible ASCII characters.
@@ -179,10 +182,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        assert_eq!(retry_backoff(1), Duration::from_secs(5));
-        assert_eq!(retry_backoff(2), Duration::from_secs(10));
-        assert_eq!(retry_backoff(4), Duration::from_secs(40));
-        assert_eq!(retry_backoff(60), Duration::from_secs(600));
+        let base = Duration::from_secs(5);
+        assert_eq!(retry_backoff(1, base), Duration::from_secs(5));
+        assert_eq!(retry_backoff(2, base), Duration::from_secs(10));
+        assert_eq!(retry_backoff(4, base), Duration::from_secs(40));
+        assert_eq!(retry_backoff(60, base), Duration::from_secs(600));
+        assert_eq!(retry_backoff(3, Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

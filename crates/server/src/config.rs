@@ -27,6 +27,20 @@ pub struct Config {
     pub blobs: BlobSection,
     /// Web sessions and logins.
     pub security: SecuritySection,
+    /// The job runner.
+    pub jobs: JobsSection,
+}
+
+/// `[jobs]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSection {
+    /// Jobs run at once by this process.
+    pub workers: usize,
+    /// Restores run at once on this platform (all replicas together).
+    pub max_restores: i64,
+    /// Wait before the first retry of a transient failure, in seconds (doubling after).
+    pub retry_base_seconds: u64,
 }
 
 /// `[platform]`
@@ -102,6 +116,11 @@ impl Default for Config {
                 login_max_failures: 5,
                 login_window_minutes: 15,
                 token_days: 90,
+            },
+            jobs: JobsSection {
+                workers: 4,
+                max_restores: 2,
+                retry_base_seconds: 5,
             },
         }
     }

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod password;
 pub mod platform;
 pub mod services;
@@ -38,14 +39,48 @@ pub fn app(platform: platform::Platform) -> Router {
         .with_state(state)
 }
 
+/// The job handlers this build of publishflow knows.
+pub fn job_handlers() -> jobs::Registry {
+    jobs::Registry::default()
+}
+
 /// Serves a platform on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Background tasks (job runner, housekeeping) run alongside and stop with it.
 pub async fn serve(
     platform: platform::Platform,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(platform, listener, shutdown, job_handlers()).await
+}
+
+/// Like [`serve`] with an explicit set of job handlers (tests add their own).
+pub async fn serve_with(
+    platform: platform::Platform,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    handlers: jobs::Registry,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let background = [
+        tokio::spawn(services::housekeeping::every_hour(
+            platform.clone(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(jobs::run(
+            platform.clone(),
+            handlers,
+            platform.wakeup.clone(),
+            stop_rx,
+        )),
+    ];
     let app = app(platform).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    let _ = stop_tx.send(true);
+    for task in background {
+        let _ = task.await;
+    }
+    result
 }

@@ -33,6 +33,8 @@ pub struct Platform {
     pub blobs: Arc<dyn BlobStore>,
     /// The platform's Ed25519 identity.
     pub identity: Arc<pf_net::keys::Identity>,
+    /// Wakes this process's job runner when a job is queued here.
+    pub wakeup: crate::jobs::Wakeup,
 }
 
 /// What `init` needs; validated before anything is written.
@@ -257,6 +259,7 @@ impl Platform {
             store,
             blobs: Arc::new(blobs),
             identity: Arc::new(identity),
+            wakeup: crate::jobs::Wakeup::default(),
         })
     }
 

@@ -46,6 +46,24 @@ impl TestPlatform {
         name: &str,
         database_url: Option<String>,
     ) -> TestPlatform {
+        Self::start_full(role, name, database_url, pf_server::job_handlers()).await
+    }
+
+    /// Like [`TestPlatform::start`], with extra job handlers (test job kinds).
+    pub async fn start_with_handlers(
+        role: PlatformRole,
+        name: &str,
+        handlers: pf_server::jobs::Registry,
+    ) -> TestPlatform {
+        Self::start_full(role, name, None, handlers).await
+    }
+
+    async fn start_full(
+        role: PlatformRole,
+        name: &str,
+        database_url: Option<String>,
+        handlers: pf_server::jobs::Registry,
+    ) -> TestPlatform {
         // Server logs (internal errors included) show in the output of a failing test.
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -63,11 +81,21 @@ impl TestPlatform {
             blob_url: None,
         };
         init(&data, opts).await.expect("init");
-        let platform = Platform::open(&data).await.expect("open");
+        let mut platform = Platform::open(&data).await.expect("open");
+        // Retries wait no time in tests; the doubling backoff itself is unit-tested.
+        let mut config = (*platform.config).clone();
+        config.jobs.retry_base_seconds = 0;
+        platform.config = std::sync::Arc::new(config);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(pf_server::serve(platform.clone(), listener, async {
+        let shutdown = async {
             let _ = rx.await;
-        }));
+        };
+        let server = tokio::spawn(pf_server::serve_with(
+            platform.clone(),
+            listener,
+            shutdown,
+            handlers,
+        ));
         TestPlatform {
             dir,
             url,

@@ -2,6 +2,7 @@
 //! error envelope, described by `/api/v1/openapi.json`.
 
 mod handlers;
+mod jobs;
 pub use handlers::course_doc;
 mod openapi;
 
@@ -36,6 +37,9 @@ pub fn router() -> Router<AppState> {
             get(handlers::course).patch(handlers::update_course),
         )
         .route("/users", get(handlers::users).post(handlers::create_user))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::show))
+        .route("/jobs/{id}/cancel", axum::routing::post(jobs::cancel))
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
 }
 

@@ -71,6 +71,9 @@ pub async fn document() -> Json<Value> {
                 "get": operation("A course with its outline and files", "200", schema_ref("CourseDetail"), None),
                 "patch": operation("Update a course (course:update)", "200", schema_ref("Course"), Some(schema_ref("CoursePatch")))
             },
+            "/jobs": { "get": operation("The caller's jobs (all for administrators), newest first", "200", array_of("Job"), None) },
+            "/jobs/{id}": { "parameters": id_param, "get": operation("One job", "200", schema_ref("Job"), None) },
+            "/jobs/{id}/cancel": { "parameters": id_param, "post": operation("Cancel a job (at once when queued, at its next step when running)", "200", schema_ref("Job"), None) },
             "/users": {
                 "get": operation("Every account (administrators)", "200", array_of("User"), None),
                 "post": operation("Create a local account (administrators)", "201", schema_ref("Created"), Some(schema_ref("NewUser")))
@@ -81,6 +84,14 @@ pub async fn document() -> Json<Value> {
             "schemas": {
                 "Error": { "type": "object", "required": ["status", "code", "message"], "properties": {
                     "status": { "type": "integer" }, "code": { "type": "string" }, "message": { "type": "string" }, "details": {} } },
+                "Job": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "kind": { "type": "string" },
+                    "state": { "enum": ["queued", "preparing", "transferring", "restoring", "done", "failed", "cancelled"] },
+                    "progress": { "type": "object", "properties": { "bytes_done": { "type": "integer" }, "bytes_total": { "type": "integer" },
+                        "steps_done": { "type": "integer" }, "steps_total": { "type": "integer" }, "step": { "type": "string" } } },
+                    "error": { "oneOf": [{ "type": "null" }, { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } }] },
+                    "result": {}, "transport": { "type": ["string", "null"] }, "idempotency_key": { "type": "string" },
+                    "actor": { "type": "string" }, "attempts": { "type": "integer" }, "created": { "type": "string" } } },
                 "Created": { "type": "object", "required": ["id"], "properties": { "id": { "type": "integer" } } },
                 "Category": { "type": "object", "properties": { "id": { "type": "integer" }, "parent": { "type": ["integer", "null"] },
                     "name": { "type": "string" }, "idnumber": { "type": "string" }, "path": { "type": "string" } } },

@@ -7,6 +7,7 @@
 pub mod categories;
 pub mod courses;
 pub mod housekeeping;
+pub mod jobs;
 pub mod profile;
 pub mod tokens;
 pub mod users;

@@ -7,6 +7,7 @@ pub mod course;
 pub mod files;
 pub mod forms;
 pub mod front;
+pub mod jobs;
 pub mod login;
 pub mod profile;
 pub mod render;
@@ -118,7 +119,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(categories::edit_form).post(categories::update),
         )
         .route("/category/{id}/delete", post(categories::delete))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::show))
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/static/style.css", get(stylesheet))
+        .route("/static/jobs.js", get(script))
         .layer(axum::middleware::from_fn_with_state(state, error_pages))
 }
 
@@ -129,6 +135,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/style.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/jobs.js"),
     )
         .into_response()
 }

@@ -37,6 +37,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "admin_trash.html",
     "admin_profile.html",
     "profile.html",
+    "jobs.html",
+    "job.html",
     "account.html",
 ];
 

@@ -1,0 +1,95 @@
+//! Job pages: the list, one job with live progress (server-sent events; the page works without
+//! JavaScript, showing the state when loaded), and cancel.
+
+use super::forms::WebForm;
+use super::session::Visitor;
+use super::{render, AppState};
+use crate::error::AppError;
+use crate::services::jobs::{self, JobDoc};
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use pf_domain::ids::JobId;
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// The visitor's jobs (all of them for administrators).
+pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Result<Response, AppError> {
+    visitor.require_login()?;
+    let docs: Vec<JobDoc> = jobs::list(&state.platform, &visitor.actor, 200)
+        .await?
+        .iter()
+        .map(JobDoc::from)
+        .collect();
+    render::page(&state, &visitor, "jobs.html", context! { jobs => docs }).await
+}
+
+/// One job.
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    visitor.require_login()?;
+    let job = jobs::show(&state.platform, &visitor.actor, JobId(id)).await?;
+    let doc = JobDoc::from(&job);
+    let ctx = context! { job => doc, terminal => job.state.is_terminal(), percent => (job.progress.fraction() * 100.0).round() as i64 };
+    render::page(&state, &visitor, "job.html", ctx).await
+}
+
+/// Live progress: one `progress` event per change (JSON `jobs show` document), ending with the
+/// terminal state.
+pub async fn events(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    visitor.require_login()?;
+    let p = state.platform.clone();
+    let actor = visitor.actor.clone();
+    jobs::show(&p, &actor, JobId(id)).await?;
+    let stream = futures_util::stream::unfold(
+        (p, actor, None::<String>, false),
+        move |(p, actor, last, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                let job = match jobs::show(&p, &actor, JobId(id)).await {
+                    Ok(job) => job,
+                    Err(_) => return None,
+                };
+                let doc = serde_json::to_string(&JobDoc::from(&job)).unwrap_or_default();
+                let terminal = job.state.is_terminal();
+                if last.as_deref() != Some(doc.as_str()) || terminal {
+                    let event = Event::default().event("progress").data(doc.clone());
+                    return Some((Ok::<_, Infallible>(event), (p, actor, Some(doc), terminal)));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A CSRF-only form.
+#[derive(Deserialize)]
+pub struct CsrfFields {
+    csrf: String,
+}
+
+/// Cancels a job.
+pub async fn cancel(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<CsrfFields>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    jobs::cancel(&state.platform, &visitor.actor, JobId(id)).await?;
+    Ok(Redirect::to(&format!("/jobs/{id}")).into_response())
+}
