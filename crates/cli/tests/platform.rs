@@ -1356,11 +1356,8 @@ async fn housekeeping_removes_only_what_is_past_retention() {
         .await
         .unwrap();
     p.store.append_audit(entry(now - 10)).await.unwrap();
-    let report = pf_server::services::housekeeping::run(p).await.unwrap();
-    assert_eq!(
-        report.audit_entries, 1,
-        "only the entry older than 365 days goes"
-    );
+    // serve's own hourly run may get there first; either way the old entry goes, the new one stays.
+    pf_server::services::housekeeping::run(p).await.unwrap();
     let left: Vec<_> = p
         .store
         .audit(0, 100)
@@ -1369,7 +1366,8 @@ async fn housekeeping_removes_only_what_is_past_retention() {
         .into_iter()
         .filter(|a| a.action == "probe")
         .collect();
-    assert_eq!(left.len(), 1);
+    assert_eq!(left.len(), 1, "only the entry older than 365 days goes");
+    assert!(left[0].at > now - 60);
     f.stop().await;
 }
 
