@@ -182,6 +182,8 @@ fn serve_prints_one_listening_line_and_stops_cleanly_on_sigterm() {
             .unwrap()
     });
     assert_eq!(body, "ok");
+    let marker = pf_server::presence::running_server(&dir).expect("serve announces itself in the data dir");
+    assert_eq!(format!("http://{}", marker.listen), url);
     // The CLI works on the same data dir while the server runs.
     let run = run_cli(bin(), &dir, &["course", "list", "--json"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -192,6 +194,7 @@ fn serve_prints_one_listening_line_and_stops_cleanly_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "serve exits 0 on SIGTERM: {exit:?}");
+    assert!(!dir.join("serve.json").exists(), "a clean stop withdraws the marker");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod jobs;
 pub mod password;
 pub mod platform;
+pub mod presence;
 pub mod services;
 pub mod upload;
 pub mod web;

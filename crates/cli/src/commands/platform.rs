@@ -66,7 +66,15 @@ pub async fn serve(dir: &Path, args: ServeArgs) -> Result<(), AppError> {
     writeln!(out, "listening on http://{bound}")?;
     out.flush()?;
     drop(out);
-    pf_server::serve(platform, listener, shutdown_signal()).await?;
+    let marker = pf_server::presence::ServerMarker {
+        listen: bound,
+        url: platform.config.platform.url.clone(),
+        pid: std::process::id(),
+    };
+    pf_server::presence::announce(dir, &marker)?;
+    let served = pf_server::serve(platform, listener, shutdown_signal()).await;
+    pf_server::presence::withdraw(dir);
+    served?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
