@@ -9,6 +9,7 @@
 //! - [`category`]: the category tree and its invariants.
 //! - [`user`]: usernames, home platforms and profile fields.
 //! - [`job`]: job states, progress and retry backoff (SPEC §5).
+//! - [`publication`]: the publication series rules of a catalog (SPEC §5.3).
 //!
 //! Inputs become these newtypes at the edge (`parse`, `new`); the inside never re-validates strings.
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@ mod error;
 pub mod ids;
 pub mod job;
 pub mod platform;
+pub mod publication;
 pub mod user;
 
 pub use error::DomainError;
