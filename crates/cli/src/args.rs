@@ -33,6 +33,8 @@ pub enum Command {
     Init(InitArgs),
     /// Run the platform (web UI, API, peer RPC, jobs).
     Serve(ServeArgs),
+    /// Start a factory, a catalog and two training platforms on this machine, with a sample course.
+    Demo(DemoArgs),
     /// Accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -114,6 +116,17 @@ pub struct InitArgs {
     /// Blob store URL (`file://DIR`).
     #[arg(long)]
     pub blob_url: Option<String>,
+}
+
+/// `demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo platforms live (reused on a rerun).
+    #[arg(long, default_value = "./publishflow-demo")]
+    pub dir: std::path::PathBuf,
+    /// The factory listens here; the catalog and training platforms on the next three ports.
+    #[arg(long, default_value_t = 8180)]
+    pub base_port: u16,
 }
 
 /// `serve`

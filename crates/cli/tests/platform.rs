@@ -182,7 +182,8 @@ fn serve_prints_one_listening_line_and_stops_cleanly_on_sigterm() {
             .unwrap()
     });
     assert_eq!(body, "ok");
-    let marker = pf_server::presence::running_server(&dir).expect("serve announces itself in the data dir");
+    let marker =
+        pf_server::presence::running_server(&dir).expect("serve announces itself in the data dir");
     assert_eq!(format!("http://{}", marker.listen), url);
     // The CLI works on the same data dir while the server runs.
     let run = run_cli(bin(), &dir, &["course", "list", "--json"]);
@@ -194,7 +195,10 @@ fn serve_prints_one_listening_line_and_stops_cleanly_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "serve exits 0 on SIGTERM: {exit:?}");
-    assert!(!dir.join("serve.json").exists(), "a clean stop withdraws the marker");
+    assert!(
+        !dir.join("serve.json").exists(),
+        "a clean stop withdraws the marker"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1634,4 +1638,72 @@ mod job_runner {
         assert_eq!(end.state, pf_domain::job::JobState::Done);
         f.stop().await;
     }
+}
+
+#[test]
+fn demo_starts_four_platforms_with_a_sample_course() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let mut child = std::process::Command::new(bin())
+        .args(["demo", "--dir", dir.to_str().unwrap(), "--base-port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut urls = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            urls.push(url.to_string());
+        }
+        if line.starts_with("The sample course") {
+            break;
+        }
+    }
+    assert_eq!(
+        urls.len(),
+        5,
+        "four platforms and the course link: {urls:?}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        for url in &urls[..4] {
+            assert_eq!(
+                reqwest::get(format!("{url}/healthz"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap(),
+                "ok"
+            );
+        }
+    });
+    let shown = run_cli(
+        bin(),
+        &dir.join("factory"),
+        &["course", "show", "shortname:DEMO-PHYS-101", "--json"],
+    )
+    .json();
+    let modules: Vec<_> = shown["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["module"].as_str().unwrap().to_string())
+        .collect();
+    for m in ["page", "label", "url", "resource"] {
+        assert!(
+            modules.iter().any(|x| x == m),
+            "the sample course has a {m}: {modules:?}"
+        );
+    }
+    assert_eq!(shown["files"].as_array().unwrap().len(), 2);
+    assert_eq!(mode(&dir.join("logins.json")), 0o600);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod password;
 pub mod platform;
 pub mod presence;
+pub mod sample;
 pub mod services;
 pub mod upload;
 pub mod web;

@@ -1,6 +1,7 @@
 //! One module per command group; each parses its arguments into service calls.
 
 mod courses;
+mod demo;
 mod jobs;
 mod people;
 mod platform;
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
         Command::Init(args) => platform::init(&cli.data_dir, args, cli.json).await,
         Command::Serve(args) => platform::serve(&cli.data_dir, args).await,
+        Command::Demo(args) => demo::demo(args).await,
         Command::User(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             people::user(&p, &actor, cmd, cli.json).await

@@ -1,0 +1,144 @@
+//! `publishflow demo`: a factory, a catalog and two training platforms on one machine, with a
+//! sample course on the factory, served from this one process until Ctrl-C.
+//!
+//! The platforms live in `DIR/<name>` and are reused on a rerun; their admin passwords are kept
+//! in `DIR/logins.json` (0600) so every run can print them.
+
+use crate::args::DemoArgs;
+use pf_domain::platform::PlatformRole;
+use pf_server::error::AppError;
+use pf_server::platform::{init, InitOptions, Platform};
+use pf_server::services::{Actor, Via};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The demo network: name, role, port offset from `--base-port`.
+const PLATFORMS: &[(&str, PlatformRole, u16)] = &[
+    ("factory", PlatformRole::Factory, 0),
+    ("catalog", PlatformRole::Catalog, 1),
+    ("training-a", PlatformRole::Training, 2),
+    ("training-b", PlatformRole::Training, 3),
+];
+
+/// Runs the demo until Ctrl-C or SIGTERM.
+pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
+    let dir = args.dir.as_path();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AppError::bad_request(format!("cannot create {}: {e}", dir.display())))?;
+    let mut logins = read_logins(dir);
+    let mut running = Vec::new();
+    for (name, role, offset) in PLATFORMS {
+        // A base port of 0 lets the system pick a free port for each platform (tests use it).
+        let port = match args.base_port {
+            0 => 0,
+            base => base
+                .checked_add(*offset)
+                .ok_or_else(|| AppError::bad_request("--base-port is too high"))?,
+        };
+        let listen = format!("127.0.0.1:{port}");
+        let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+            AppError::bad_request(format!(
+                "cannot listen on {listen} ({e}); choose another --base-port"
+            ))
+        })?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let data = dir.join(name);
+        if !data.join(pf_server::config::CONFIG_FILE).exists() {
+            let report = init(
+                &data,
+                InitOptions {
+                    role: *role,
+                    name: name.to_string(),
+                    url: url.clone(),
+                    admin_password: None,
+                    database_url: None,
+                    blob_url: None,
+                },
+            )
+            .await?;
+            if let Some(pw) = report.generated_password {
+                logins.insert(name.to_string(), pw);
+                write_logins(dir, &logins)?;
+            }
+        }
+        let mut platform = Platform::open(&data).await?;
+        let mut config = (*platform.config).clone();
+        config.platform.url = url.clone();
+        platform.config = Arc::new(config);
+        running.push((name.to_string(), url, platform, listener));
+    }
+    let factory = &running[0].2;
+    let factory_url = running[0].1.clone();
+    let admin = factory
+        .store
+        .local_user(&pf_domain::user::Username::parse("admin")?)
+        .await?;
+    let course =
+        pf_server::sample::ensure_sample_course(factory, &Actor::user(admin, Via::Cli)).await?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "publishflow demo: four platforms on this machine (Ctrl-C stops them)\n"
+    )?;
+    for (name, url, platform, listener) in running {
+        let password = logins
+            .get(&name)
+            .map(String::as_str)
+            .unwrap_or("(set before; see your notes)");
+        writeln!(out, "  {name:<11} {url:<24} login: admin / {password}")?;
+        let mut rx = stop_rx.clone();
+        servers.push(tokio::spawn(pf_server::serve(
+            platform,
+            listener,
+            async move {
+                let _ = rx.changed().await;
+            },
+        )));
+    }
+    writeln!(
+        out,
+        "\nThe sample course is on the factory: {}/course/{course}",
+        factory_url
+    )?;
+    writeln!(
+        out,
+        "Pairing and publishing arrive with the network; until then each platform runs on its own."
+    )?;
+    out.flush()?;
+    drop(out);
+    super::platform::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+fn read_logins(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read(dir.join("logins.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn write_logins(dir: &Path, logins: &BTreeMap<String, String>) -> Result<(), AppError> {
+    let path = dir.join("logins.json");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(
+        serde_json::to_string_pretty(logins)
+            .map_err(AppError::internal)?
+            .as_bytes(),
+    )?;
+    Ok(())
+}
