@@ -3,14 +3,17 @@
 //! as a person's authoring, so the demo shows what a real course looks like on every platform.
 
 use crate::error::AppError;
-use crate::platform::{settings, Platform};
+use crate::platform::Platform;
 use crate::services::courses::{self, CourseForm};
 use crate::services::Actor;
-use pf_domain::ids::{CategoryId, CourseId};
+use pf_domain::ids::CourseId;
 use pf_store::NewActivity;
 
 /// The sample course's short name (used to find it again on a rerun).
 pub const SHORTNAME: &str = "DEMO-PHYS-101";
+
+/// The idnumber of the category the sample course goes in.
+const SAMPLE_CATEGORY: &str = "pf_sample";
 
 const PAGES: &[(&str, &str, &str)] = &[
     (
@@ -56,16 +59,24 @@ pub async fn ensure_sample_course(p: &Platform, actor: &Actor) -> Result<CourseI
     if let Ok(existing) = p.store.course_by_shortname(SHORTNAME).await {
         return Ok(existing.id);
     }
-    let landing = p.setting_i64(settings::LANDING_CATEGORY, 0).await?;
-    let category = if landing > 0 {
-        CategoryId(landing)
-    } else {
-        p.store
-            .categories()
-            .await?
-            .first()
-            .map(|c| c.id)
-            .ok_or_else(|| AppError::bad_request("no category to put the sample course in"))?
+    // Authored courses live in a category of their own, not in the landing category for arrivals.
+    let category = match p
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.idnumber == SAMPLE_CATEGORY)
+    {
+        Some(c) => c.id,
+        None => {
+            let new = pf_store::NewCategory {
+                parent: None,
+                name: "Sample courses".into(),
+                idnumber: SAMPLE_CATEGORY.into(),
+                visible: true,
+            };
+            p.store.create_category(new).await?
+        }
     };
     let form = CourseForm {
         fullname: "Physics 101: motion and forces".into(),
