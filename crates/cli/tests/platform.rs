@@ -919,3 +919,6 @@ fn the_cli_prints_the_contract_documents() {
     let shown = cli(&["course", "show", "shortname:LA", "--as", "eve", "--json"]).json();
     assert_eq!(shown["shortname"], "LA");
 }
+
+#[path = "platform/sessions.rs"]
+mod sessions;

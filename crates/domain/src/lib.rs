@@ -8,6 +8,7 @@
 //! - [`course`]: short names, idnumbers, visibility and the naming rules on arrival (SPEC §3).
 //! - [`category`]: the category tree and its invariants.
 //! - [`user`]: usernames, home platforms and profile fields.
+//! - [`sessions`]: course sessions on training platforms: open / close state machine (SPEC §5.6).
 //!
 //! Inputs become these newtypes at the edge (`parse`, `new`); the inside never re-validates strings.
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod course;
 mod error;
 pub mod ids;
 pub mod platform;
+pub mod sessions;
 pub mod user;
 
 pub use error::DomainError;

@@ -27,6 +27,9 @@ pub struct Config {
     pub blobs: BlobSection,
     /// Web sessions and logins.
     pub security: SecuritySection,
+    /// Outgoing mail (SMTP); without a server, messages stay in the outbox.
+    #[serde(default)]
+    pub mail: crate::mail::MailSection,
 }
 
 /// `[platform]`
@@ -103,6 +106,7 @@ impl Default for Config {
                 login_window_minutes: 15,
                 token_days: 90,
             },
+            mail: crate::mail::MailSection::default(),
         }
     }
 }
@@ -187,6 +191,7 @@ impl Config {
                 self.blobs.url
             ));
         }
+        self.mail.validate().map_err(ConfigError::Invalid)?;
         if self.security.session_hours < 1 || self.security.login_max_failures < 1 {
             return bad("security values must be positive".into());
         }

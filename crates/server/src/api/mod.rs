@@ -4,6 +4,7 @@
 mod handlers;
 pub use handlers::course_doc;
 mod openapi;
+mod sessions;
 
 use crate::error::AppError;
 use crate::services::tokens;
@@ -36,6 +37,15 @@ pub fn router() -> Router<AppState> {
             get(handlers::course).patch(handlers::update_course),
         )
         .route("/users", get(handlers::users).post(handlers::create_user))
+        .route(
+            "/courses/{id}/session/open",
+            axum::routing::post(sessions::open),
+        )
+        .route(
+            "/courses/{id}/session/close",
+            axum::routing::post(sessions::close),
+        )
+        .route("/outbox", get(sessions::outbox))
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod categories;
 pub mod courses;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

@@ -9,6 +9,7 @@ pub mod front;
 pub mod login;
 pub mod render;
 pub mod session;
+pub mod sessions;
 
 use crate::error::AppError;
 use crate::platform::Platform;
@@ -97,6 +98,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/roles", post(admin::user_roles))
         .route("/admin/roles", get(admin::roles).post(admin::roles_save))
         .route("/admin/audit", get(admin::audit))
+        .route("/course/{id}/session/open", post(sessions::open))
+        .route("/course/{id}/session/close", post(sessions::close))
+        .route("/admin/outbox", get(sessions::outbox))
+        .route(
+            "/admin/mail",
+            get(sessions::templates).post(sessions::template_save),
+        )
         .route("/static/style.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(state, error_pages))
 }

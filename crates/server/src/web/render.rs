@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("index.html", include_str!("../../templates/index.html")),
     ("course.html", include_str!("../../templates/course.html")),
     (
+        "admin_outbox.html",
+        include_str!("../../templates/admin_outbox.html"),
+    ),
+    (
+        "admin_mail.html",
+        include_str!("../../templates/admin_mail.html"),
+    ),
+    (
         "course_form.html",
         include_str!("../../templates/course_form.html"),
     ),
