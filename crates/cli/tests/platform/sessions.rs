@@ -628,10 +628,29 @@ async fn opening_with_notification_mails_every_participant_in_their_language() {
         )
         .await;
     assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(admin.get("/admin/mail").await.status, 200);
     session(&t, &["open", &id, "--notify"]);
-    let run = t.cli(bin(), &["outbox", "deliver", "--json"]);
-    assert_eq!(run.json()["sent"], 3);
+    // `serve` delivers in the background once an SMTP server is configured.
+    let platform = pf_server::platform::Platform::open(&t.data_dir())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pf_server::serve(platform, listener, async {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sink.messages().len() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server's delivery loop sent nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
     let received = sink.messages();
+    assert_eq!(received.len(), 6);
     let bob = received
         .iter()
         .rev()
