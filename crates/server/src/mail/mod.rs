@@ -201,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn the_mail_section_comes_from_file_and_environment_and_hides_its_password() {
+        let file = "[mail]\nsmtp_url = \"smtps://mail.example.org\"\npassword = \"hunter22\"\n";
+        let env = [(
+            "PUBLISHFLOW_MAIL_USERNAME".to_string(),
+            "publishflow".to_string(),
+        )];
+        let c = crate::config::Config::from_sources(file, env).unwrap();
+        assert_eq!(c.mail.smtp_url, "smtps://mail.example.org");
+        assert_eq!(c.mail.username, "publishflow");
+        assert_eq!(c.mail.password.expose(), "hunter22");
+        assert!(c.mail.starttls, "defaults fill what the file leaves out");
+        assert!(!format!("{c:?}").contains("hunter22"));
+        assert!(
+            crate::config::Config::from_sources("[mail]\nsmtp_url = \"ftp://x\"\n", []).is_err()
+        );
+        assert!(crate::config::Config::from_sources("[mail]\nnope = 1\n", []).is_err());
+    }
+
+    #[test]
     fn the_mail_section_is_validated() {
         assert!(MailSection::default().validate().is_ok());
         let bad = MailSection {

@@ -132,7 +132,23 @@ impl lettre::message::header::Header for ContentLanguage {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_url;
+    use super::{parse_url, MailSection, Smtp};
+
+    #[test]
+    fn tls_and_starttls_relays_build_with_the_bundled_roots() {
+        for url in ["smtps://mail.example.org", "smtp://mail.example.org:587"] {
+            let cfg = MailSection {
+                smtp_url: url.into(),
+                username: "u".into(),
+                password: crate::config::Secret("p".into()),
+                ..Default::default()
+            };
+            assert!(Smtp::from_config(&cfg).unwrap().is_some(), "{url}");
+        }
+        assert!(Smtp::from_config(&MailSection::default())
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn smtp_urls_name_host_port_and_tls() {
