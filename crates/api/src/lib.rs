@@ -8,5 +8,6 @@
 
 pub mod docs;
 mod envelope;
+pub mod sessions;
 
 pub use envelope::{ErrorCode, ErrorEnvelope};

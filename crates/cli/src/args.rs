@@ -50,6 +50,12 @@ pub enum Command {
     /// Jobs (operations run by the server).
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Course sessions on training platforms (open / close).
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Mail waiting, delivered, or kept without an SMTP server.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
 }
 
 /// `jobs …`
@@ -72,6 +78,40 @@ pub enum JobsCommand {
         /// Job id.
         id: i64,
     },
+}
+
+/// `session …` (COURSE is a numeric id or `shortname:NAME`)
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Open or reopen a course's session: Incoming or Closed → Running, visible, switched
+    /// students switched back.
+    Open {
+        /// The course.
+        course: String,
+        /// E-mail everyone with a role in the course.
+        #[arg(long)]
+        notify: bool,
+        /// Take today as the start date (activity dates shift alike).
+        #[arg(long)]
+        reset_start_date: bool,
+    },
+    /// Close a course's session: Incoming or Running → Closed, then private, protected or public.
+    Close {
+        /// The course.
+        course: String,
+        /// private (hidden), protected (students read only) or public (protected + guests).
+        #[arg(long)]
+        mode: String,
+    },
+}
+
+/// `outbox …`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages, newest first.
+    List,
+    /// Send every queued message now through the configured SMTP server (failures stay queued).
+    Deliver,
 }
 
 /// `token …`

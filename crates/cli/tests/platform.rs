@@ -1707,3 +1707,5 @@ fn demo_starts_four_platforms_with_a_sample_course() {
         .unwrap();
     assert!(child.wait().unwrap().success());
 }
+#[path = "platform/sessions.rs"]
+mod sessions;

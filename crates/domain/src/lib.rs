@@ -10,6 +10,7 @@
 //! - [`user`]: usernames, home platforms and profile fields.
 //! - [`job`]: job states, progress and retry backoff (SPEC §5).
 //! - [`publication`]: the publication series rules of a catalog (SPEC §5.3).
+//! - [`sessions`]: course sessions on training platforms: open / close state machine (SPEC §5.6).
 //!
 //! Inputs become these newtypes at the edge (`parse`, `new`); the inside never re-validates strings.
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod job;
 pub mod platform;
 pub mod publication;
+pub mod sessions;
 pub mod user;
 
 pub use error::DomainError;

@@ -27,6 +27,9 @@ pub struct Config {
     pub blobs: BlobSection,
     /// Web sessions and logins.
     pub security: SecuritySection,
+    /// Outgoing mail (SMTP); without a server, messages stay in the outbox.
+    #[serde(default)]
+    pub mail: crate::mail::MailSection,
     /// The job runner.
     pub jobs: JobsSection,
 }
@@ -122,6 +125,7 @@ impl Default for Config {
                 max_restores: 2,
                 retry_base_seconds: 5,
             },
+            mail: crate::mail::MailSection::default(),
         }
     }
 }
@@ -206,6 +210,7 @@ impl Config {
                 self.blobs.url
             ));
         }
+        self.mail.validate().map_err(ConfigError::Invalid)?;
         if self.security.session_hours < 1 || self.security.login_max_failures < 1 {
             return bad("security values must be positive".into());
         }

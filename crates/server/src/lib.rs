@@ -4,6 +4,7 @@
 //! - [`config`]: the typed configuration (defaults → file → environment).
 //! - [`platform`]: the data dir (`init`, open) and the [`Platform`](platform::Platform) handle.
 //! - [`services`]: every action, with its capability check and audit entry.
+//! - [`mail`]: notifications — templates, the outbox, SMTP delivery with retries.
 //! - [`web`] and [`api`]: the HTTP faces; [`serve`] runs them on a listener until shutdown.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -12,6 +13,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod mail;
 pub mod password;
 pub mod platform;
 pub mod presence;
@@ -76,11 +78,17 @@ pub async fn serve_with(
             stop_rx,
         )),
     ];
+    // Mail goes out in the background when an SMTP server is configured; it stops with the server.
+    let mail = (!platform.config.mail.smtp_url.trim().is_empty())
+        .then(|| tokio::spawn(mail::delivery_loop(platform.clone())));
     let app = app(platform).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
+    if let Some(task) = mail {
+        task.abort();
+    }
     for task in background {
         let _ = task.await;
     }

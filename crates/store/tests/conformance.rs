@@ -22,3 +22,5 @@ mod blob;
 
 #[path = "conformance/jobs.rs"]
 mod jobs;
+#[path = "conformance/sessions.rs"]
+mod sessions;

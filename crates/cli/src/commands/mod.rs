@@ -5,6 +5,7 @@ mod demo;
 mod jobs;
 mod people;
 mod platform;
+mod sessions;
 
 use crate::args::{Cli, Command};
 use pf_server::error::AppError;
@@ -37,6 +38,14 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Token(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             people::token(&p, &actor, cmd, cli.json).await
+        }
+        Command::Session(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            sessions::session(&p, &actor, cmd, cli.json).await
+        }
+        Command::Outbox(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            sessions::outbox(&p, &actor, cmd, cli.json).await
         }
     }
 }

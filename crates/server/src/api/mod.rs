@@ -5,6 +5,7 @@ mod handlers;
 mod jobs;
 pub use handlers::course_doc;
 mod openapi;
+mod sessions;
 
 use crate::error::AppError;
 use crate::services::tokens;
@@ -40,6 +41,15 @@ pub fn router() -> Router<AppState> {
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/cancel", axum::routing::post(jobs::cancel))
+        .route(
+            "/courses/{id}/session/open",
+            axum::routing::post(sessions::open),
+        )
+        .route(
+            "/courses/{id}/session/close",
+            axum::routing::post(sessions::close),
+        )
+        .route("/outbox", get(sessions::outbox))
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
 }
 

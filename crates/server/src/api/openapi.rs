@@ -74,6 +74,24 @@ pub async fn document() -> Json<Value> {
             "/jobs": { "get": operation("The caller's jobs (all for administrators), newest first", "200", array_of("Job"), None) },
             "/jobs/{id}": { "parameters": id_param, "get": operation("One job", "200", schema_ref("Job"), None) },
             "/jobs/{id}/cancel": { "parameters": id_param, "post": operation("Cancel a job (at once when queued, at its next step when running)", "200", schema_ref("Job"), None) },
+            "/courses/{id}/session/open": {
+                "parameters": id_param,
+                "post": operation("Open or reopen the course's session (training platforms; publishflow:manage)", "200", schema_ref("Session"), Some(schema_ref("SessionOpen")))
+            },
+            "/courses/{id}/session/close": {
+                "parameters": id_param,
+                "post": operation("Close the course's session (training platforms; publishflow:manage)", "200", schema_ref("Session"), Some(schema_ref("SessionClose")))
+            },
+            "/outbox": {
+                "get": {
+                    "summary": "Mail queued, delivered or kept without an SMTP server (administrators)",
+                    "parameters": [
+                        { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0 } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }
+                    ],
+                    "responses": { "200": ok(array_of("OutboxMessage")) }
+                }
+            },
             "/users": {
                 "get": operation("Every account (administrators)", "200", array_of("User"), None),
                 "post": operation("Create a local account (administrators)", "201", schema_ref("Created"), Some(schema_ref("NewUser")))
@@ -111,6 +129,16 @@ pub async fn document() -> Json<Value> {
                     "sections": { "type": "array", "items": { "type": "object", "properties": { "number": { "type": "integer" }, "name": { "type": "string" }, "visible": { "type": "boolean" } } } },
                     "activities": { "type": "array", "items": { "type": "object", "properties": { "module": { "type": "string" }, "name": { "type": "string" }, "section": { "type": "integer" }, "visible": { "type": "boolean" } } } },
                     "files": { "type": "array", "items": { "type": "object", "properties": { "sha1": { "type": "string" }, "sha256": { "type": "string" }, "size": { "type": "integer" }, "filename": { "type": "string" } } } } } }] },
+                "Session": { "type": "object", "required": ["course_id", "category", "visible"], "properties": {
+                    "course_id": { "type": "integer" }, "category": { "type": "integer" }, "visible": { "type": "boolean" },
+                    "guest_access": { "type": "boolean" }, "switched": { "type": "integer" }, "notified": { "type": "integer" } } },
+                "SessionOpen": { "type": "object", "properties": { "notify": { "type": "boolean" }, "reset_start_date": { "type": "boolean" } } },
+                "SessionClose": { "type": "object", "required": ["mode"], "additionalProperties": false, "properties": {
+                    "mode": { "enum": ["private", "protected", "public"] } } },
+                "OutboxMessage": { "type": "object", "properties": { "id": { "type": "integer" }, "kind": { "type": "string" },
+                    "to": { "type": "string" }, "subject": { "type": "string" }, "lang": { "type": "string" }, "created": { "type": "string" },
+                    "attempts": { "type": "integer" }, "status": { "enum": ["queued", "sent"] }, "sent": { "type": ["string", "null"] },
+                    "error": { "type": ["string", "null"] } } },
                 "User": { "type": "object", "properties": { "id": { "type": "integer" }, "username": { "type": "string" },
                     "home": { "type": "string" }, "roles": { "type": "array", "items": { "type": "string" } } } },
                 "NewUser": { "type": "object", "required": ["username"], "additionalProperties": false, "properties": {

@@ -9,6 +9,7 @@ pub mod courses;
 pub mod housekeeping;
 pub mod jobs;
 pub mod profile;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

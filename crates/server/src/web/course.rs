@@ -92,7 +92,7 @@ async fn panel(
             entries.push(PanelEntry {
                 key,
                 capability: cap.as_str(),
-                built: false,
+                built: key == "panel.sessions",
             });
         }
     }

@@ -12,6 +12,7 @@ pub mod login;
 pub mod profile;
 pub mod render;
 pub mod session;
+pub mod sessions;
 
 use crate::error::AppError;
 use crate::platform::Platform;
@@ -123,6 +124,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/course/{id}/session/open", post(sessions::open))
+        .route("/course/{id}/session/close", post(sessions::close))
+        .route("/admin/outbox", get(sessions::outbox))
+        .route(
+            "/admin/mail",
+            get(sessions::templates).post(sessions::template_save),
+        )
         .route("/static/style.css", get(stylesheet))
         .route("/static/jobs.js", get(script))
         .layer(axum::middleware::from_fn_with_state(state, error_pages))

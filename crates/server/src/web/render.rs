@@ -39,6 +39,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "profile.html",
     "jobs.html",
     "job.html",
+    "admin_outbox.html",
+    "admin_mail.html",
     "account.html",
 ];
 

@@ -1,0 +1,259 @@
+//! Course sessions on training platforms (SPEC §5.6): open / reopen (optionally with today as
+//! start date and a notification to everyone with a role in the course) and close (private,
+//! protected, public). The rules are `pf_domain::sessions`; the store applies them and the audit
+//! entry in one transaction.
+
+use super::{now, Actor};
+use crate::error::AppError;
+use crate::mail::{self, templates};
+use crate::platform::{settings, Platform};
+use pf_api::sessions::{OutboxDoc, SessionDoc};
+use pf_domain::access::{Capability, Context};
+use pf_domain::ids::{CategoryId, CourseId};
+use pf_domain::sessions::{today, CloseMode, SessionAction, SessionCategories};
+use pf_store::{MailRecord, NewAudit, SessionChange};
+
+/// How to open a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct OpenOptions {
+    /// E-mail everyone with a role in the course.
+    #[serde(default)]
+    pub notify: bool,
+    /// Take today as the start date; activity dates shift alike.
+    #[serde(default)]
+    pub reset_start_date: bool,
+}
+
+/// Whether this platform runs sessions (the training duty, `factory_training` included).
+pub async fn sessions_enabled(p: &Platform) -> Result<bool, AppError> {
+    Ok(p.role().await?.duties().training)
+}
+
+async fn categories(p: &Platform) -> Result<SessionCategories, AppError> {
+    let get = |key: &'static str| async move {
+        p.store
+            .setting(key)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .map(CategoryId)
+            .ok_or_else(|| AppError::internal(format!("setting {key} is missing")))
+    };
+    Ok(SessionCategories {
+        incoming: get(settings::LANDING_CATEGORY).await?,
+        running: get(settings::RUNNING_CATEGORY).await?,
+        closed: get(settings::CLOSED_CATEGORY).await?,
+    })
+}
+
+/// Checks the course exists, the platform runs sessions and the actor holds
+/// `publishflow:manage` on the course.
+async fn check(p: &Platform, actor: &Actor, course: CourseId) -> Result<(), AppError> {
+    p.store.course(course).await?;
+    p.require(actor, Capability::Manage, Context::Course(course))
+        .await?;
+    if !sessions_enabled(p).await? {
+        return Err(AppError::new(
+            pf_api::ErrorCode::MissingCapability,
+            "sessions run on training platforms; this platform has no training duty",
+        ));
+    }
+    Ok(())
+}
+
+async fn apply(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    action: SessionAction,
+    new_start_date: Option<i64>,
+    details: serde_json::Value,
+) -> Result<pf_store::SessionOutcome, AppError> {
+    let at = now();
+    let verb = match action {
+        SessionAction::Open => "session.open",
+        SessionAction::Close(_) => "session.close",
+    };
+    Ok(p.store
+        .apply_session(SessionChange {
+            course,
+            action,
+            categories: categories(p).await?,
+            new_start_date,
+            at,
+            audit: NewAudit {
+                at,
+                actor: actor.label(),
+                action: verb.into(),
+                target: format!("course:{course}"),
+                peer: None,
+                job: None,
+                result: "ok".into(),
+                details,
+            },
+        })
+        .await?)
+}
+
+/// Opens (or reopens) a course's session.
+pub async fn open(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    opts: OpenOptions,
+) -> Result<SessionDoc, AppError> {
+    check(p, actor, course).await?;
+    let start = opts.reset_start_date.then(|| today(now()));
+    let details =
+        serde_json::json!({ "notify": opts.notify, "reset_start_date": opts.reset_start_date });
+    let out = apply(p, actor, course, SessionAction::Open, start, details).await?;
+    let notified = if opts.notify {
+        notify_open(p, actor, course).await?.queued
+    } else {
+        0
+    };
+    Ok(SessionDoc {
+        course_id: course.0,
+        category: out.category.0,
+        visible: out.visible,
+        guest_access: out.guest_access,
+        switched: out.restored.len(),
+        notified,
+    })
+}
+
+/// Closes a course's session in `mode`.
+pub async fn close(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    mode: CloseMode,
+) -> Result<SessionDoc, AppError> {
+    check(p, actor, course).await?;
+    let details = serde_json::json!({ "mode": mode.as_str() });
+    let out = apply(p, actor, course, SessionAction::Close(mode), None, details).await?;
+    Ok(SessionDoc {
+        course_id: course.0,
+        category: out.category.0,
+        visible: out.visible,
+        guest_access: out.guest_access,
+        switched: out.disabled.len(),
+        notified: 0,
+    })
+}
+
+/// E-mails everyone with a role in the course that its session is open.
+async fn notify_open(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+) -> Result<mail::NotifyReport, AppError> {
+    let record = p.store.course(course).await?;
+    let mut recipients: Vec<pf_store::UserRecord> = Vec::new();
+    for (user, _) in p.store.course_participants(course).await? {
+        if !recipients.iter().any(|u| u.id == user.id) {
+            recipients.push(user);
+        }
+    }
+    let mentor = actor
+        .user
+        .as_ref()
+        .map(|u| {
+            if u.fullname.trim().is_empty() {
+                u.username.to_string()
+            } else {
+                u.fullname.clone()
+            }
+        })
+        .unwrap_or_default();
+    let date = super::rfc3339(record.start_date.max(today(now())))
+        .get(..10)
+        .unwrap_or_default()
+        .to_string();
+    let values = [
+        ("SITE_NAME", p.name().await?),
+        ("MENTOR", mentor),
+        ("DATE", date),
+        ("COURSE", record.fullname.as_str().to_string()),
+        (
+            "URL",
+            format!(
+                "{}/course/{}",
+                p.config.platform.url.trim_end_matches('/'),
+                course
+            ),
+        ),
+    ];
+    let report = mail::notify(
+        p,
+        templates::SESSION_OPEN,
+        &recipients,
+        &values,
+        serde_json::json!({ "course": course.0 }),
+    )
+    .await?;
+    p.audit(
+        actor,
+        "mail.queue",
+        format!("course:{course}"),
+        serde_json::json!({ "kind": templates::SESSION_OPEN, "queued": report.queued, "skipped": report.skipped }),
+    )
+    .await?;
+    Ok(report)
+}
+
+/// A queued or delivered message as `outbox list` prints it.
+pub fn outbox_doc(m: &MailRecord) -> OutboxDoc {
+    OutboxDoc {
+        id: m.id,
+        kind: m.kind.clone(),
+        to: m.recipient.clone(),
+        subject: m.subject.clone(),
+        lang: m
+            .headers
+            .get("lang")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        created: super::rfc3339(m.created_at),
+        attempts: m.attempts,
+        status: if m.sent_at.is_some() {
+            "sent"
+        } else {
+            "queued"
+        }
+        .into(),
+        sent: m.sent_at.map(super::rfc3339),
+        error: (!m.last_error.is_empty()).then(|| m.last_error.clone()),
+    }
+}
+
+/// The outbox, newest first (administrators only).
+pub async fn outbox(
+    p: &Platform,
+    actor: &Actor,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<MailRecord>, AppError> {
+    p.require(actor, Capability::SiteConfig, Context::System)
+        .await?;
+    Ok(p.store.outbox(offset, limit).await?)
+}
+
+/// Sends every queued message now, without waiting for its backoff (administrators only).
+pub async fn deliver_now(p: &Platform, actor: &Actor) -> Result<mail::DeliveryReport, AppError> {
+    p.require(actor, Capability::SiteConfig, Context::System)
+        .await?;
+    let at = now();
+    if !p.config.mail.smtp_url.trim().is_empty() {
+        p.store.retry_mail_now(at).await?;
+    }
+    let report = mail::deliver_due(p, at).await?;
+    p.audit(
+        actor,
+        "mail.deliver",
+        "outbox",
+        serde_json::json!({ "sent": report.sent, "failed": report.failed }),
+    )
+    .await?;
+    Ok(report)
+}
