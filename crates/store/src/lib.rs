@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod activities;
+mod archives;
 mod audit;
 mod auth;
 pub mod blob;
@@ -40,6 +41,7 @@ mod trash;
 mod users;
 
 pub use activities::{ActivityRecord, NewActivity};
+pub use archives::{ArchiveRecord, NewArchive};
 pub use audit::{AuditRecord, NewAudit};
 pub use auth::{NewSession, NewToken, SessionRecord, TokenRecord};
 pub use categories::{CategoryUpdate, NewCategory};
