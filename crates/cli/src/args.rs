@@ -45,6 +45,24 @@ pub enum Command {
     /// Personal API tokens of the acting user.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Transport archives of a course.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+}
+
+/// `archive …` (COURSE is a numeric id or `shortname:NAME`)
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Make a transport archive of the course as it is now.
+    Make {
+        /// The course.
+        course: String,
+    },
+    /// List the course's transport archives, newest first.
+    List {
+        /// The course.
+        course: String,
+    },
 }
 
 /// `token …`
@@ -178,5 +196,24 @@ pub enum CourseCommand {
         /// idnumber.
         #[arg(long, default_value = "")]
         idnumber: String,
+    },
+    /// Import a Moodle backup (course or activity backup) without its user data.
+    Import {
+        /// The `.mbz` file.
+        file: PathBuf,
+        /// Category id (default: the platform's landing category).
+        #[arg(long)]
+        category: Option<i64>,
+        /// Import into this existing course instead of a new one.
+        #[arg(long)]
+        into: Option<String>,
+    },
+    /// Write a `.mbz` Moodle restores, without user data.
+    Export {
+        /// The course.
+        course: String,
+        /// The file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
     },
 }

@@ -58,7 +58,8 @@ pub struct ArchiveRecord {
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, course_id, counter, manifest, skeleton_sha256, size, sha256, signature, \
+const COLUMNS: &str =
+    "id, course_id, counter, manifest, skeleton_sha256, size, sha256, signature, \
                        origin, refs, created_at";
 
 fn from_row(row: &AnyRow) -> StoreResult<ArchiveRecord> {
@@ -80,11 +81,12 @@ fn from_row(row: &AnyRow) -> StoreResult<ArchiveRecord> {
 impl Store {
     /// The highest archive counter of a course (0 when it has none).
     pub async fn last_archive_counter(&self, course: CourseId) -> StoreResult<i64> {
-        let row =
-            sqlx::query("SELECT COALESCE(MAX(counter), 0) FROM course_archives WHERE course_id = $1")
-                .bind(course.0)
-                .fetch_one(self.pool())
-                .await?;
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(counter), 0) FROM course_archives WHERE course_id = $1",
+        )
+        .bind(course.0)
+        .fetch_one(self.pool())
+        .await?;
         Ok(row.try_get(0)?)
     }
 
@@ -128,11 +130,13 @@ impl Store {
 
     /// One archive.
     pub async fn archive(&self, id: i64) -> StoreResult<ArchiveRecord> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM course_archives WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("archive {id}")))?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM course_archives WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("archive {id}")))?;
         from_row(&row)
     }
 

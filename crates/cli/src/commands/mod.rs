@@ -1,5 +1,6 @@
 //! One module per command group; each parses its arguments into service calls.
 
+mod archives;
 mod courses;
 mod people;
 mod platform;
@@ -26,6 +27,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Course(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             courses::course(&p, &actor, cmd, cli.json).await
+        }
+        Command::Archive(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            archives::archive(&p, &actor, cmd, cli.json).await
         }
         Command::Token(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;

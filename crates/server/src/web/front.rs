@@ -92,8 +92,19 @@ async fn listing(
         }
         None => false,
     };
+    let can_import = match category {
+        Some(c) => {
+            p.can(
+                &visitor.actor,
+                pf_domain::access::Capability::CourseCreate,
+                pf_domain::access::Context::Category(c),
+            )
+            .await?
+        }
+        None => false,
+    };
     let ctx = context! {
-        tree, courses, total, page, pages,
+        tree, courses, total, page, pages, can_import,
         category => current.map(|e| context! { id => e.category.id.0, name => e.category.name, path => e.path }),
         can_create,
         base => category.map(|c| format!("/category/{c}")).unwrap_or_else(|| "/".into()),

@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("index.html", include_str!("../../templates/index.html")),
     ("course.html", include_str!("../../templates/course.html")),
     (
+        "archives.html",
+        include_str!("../../templates/archives.html"),
+    ),
+    (
+        "import_done.html",
+        include_str!("../../templates/import_done.html"),
+    ),
+    (
         "course_form.html",
         include_str!("../../templates/course_form.html"),
     ),

@@ -36,13 +36,25 @@ async fn archives_count_up_prune_the_oldest_and_spare_referenced_ones() {
         let deleted = s.prune_archives(c, 3).await.unwrap();
         assert_eq!(deleted.len(), 1, "counter 2 goes, counter 1 is referenced");
         assert_eq!(deleted[0].counter, 2);
-        let left: Vec<i64> = s.archives(c).await.unwrap().iter().map(|a| a.counter).collect();
+        let left: Vec<i64> = s
+            .archives(c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.counter)
+            .collect();
         assert_eq!(left, [5, 4, 3, 1]);
         assert_eq!(s.archive_blobs().await.unwrap().len(), 4);
         s.set_archive_signature(oldest, "sig").await.unwrap();
-        assert_eq!(s.archive(oldest).await.unwrap().signature.as_deref(), Some("sig"));
+        assert_eq!(
+            s.archive(oldest).await.unwrap().signature.as_deref(),
+            Some("sig")
+        );
         s.reference_archive(oldest, -1).await.unwrap();
-        assert!(s.reference_archive(oldest, -1).await.is_err(), "never below zero");
+        assert!(
+            s.reference_archive(oldest, -1).await.is_err(),
+            "never below zero"
+        );
         assert_eq!(s.prune_archives(c, 3).await.unwrap().len(), 1);
     })
     .await;
