@@ -562,3 +562,125 @@ async fn a_backup_goes_up_and_comes_down_through_the_browser() {
     assert_eq!(r.status(), 400);
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_made_here_show_in_the_export_and_native_courses_export_as_moodle_41() {
+    use pf_domain::ids::CourseId;
+    let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let id = import(&f, &fixture("gapfill_example_course"), &[])["course_id"]
+        .as_i64()
+        .unwrap();
+    let sections = f.platform.store.sections(CourseId(id)).await.unwrap();
+    let (s0, s1) = (sections[0].id.0, sections[1].id.0);
+    let renamed = admin
+        .post(
+            &format!("/course/{id}/sections/{s1}"),
+            &[("action", "rename"), ("name", "Renamed here")],
+        )
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    let hidden = admin
+        .post(
+            &format!("/course/{id}/sections/{s0}"),
+            &[("action", "hide"), ("name", "")],
+        )
+        .await;
+    assert_eq!(hidden.status, 303, "{}", hidden.body);
+    let add = |module: &'static str, name: &'static str| {
+        vec![
+            ("module", module.to_string()),
+            ("section", s1.to_string()),
+            ("name", name.to_string()),
+            ("content", "<p>Written on the platform</p>".to_string()),
+            ("visible", "1".to_string()),
+        ]
+    };
+    for (fields, file) in [
+        (add("page", "Written here"), None),
+        (
+            add("resource", "Slides"),
+            Some(("file", "slides.pdf", b"%PDF-1.4 slides".to_vec())),
+        ),
+    ] {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = admin
+            .post_multipart(&format!("/course/{id}/activity/new"), &fields, file)
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+    let out = tmp.path().join("edited.mbz");
+    export(&f, id, &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    let back = import(&f, &out, &[])["course_id"].as_i64().unwrap();
+    let (sections, activities, files) = outline(&f, back);
+    assert_eq!(sections[1]["name"], "Renamed here");
+    assert_eq!(sections[0]["visible"], false);
+    let acts = activities.as_array().unwrap();
+    assert!(acts
+        .iter()
+        .any(|a| a["module"] == "page" && a["name"] == "Written here"));
+    assert!(acts
+        .iter()
+        .any(|a| a["module"] == "resource" && a["name"] == "Slides"));
+    assert!(files
+        .iter()
+        .any(|(_, name, size)| name == "slides.pdf" && *size == 15));
+    let rows = f.platform.store.activities(CourseId(back)).await.unwrap();
+    let page = rows.iter().find(|a| a.name == "Written here").unwrap();
+    assert_eq!(page.payload["content"], "<p>Written on the platform</p>");
+
+    // A course created here exports as Moodle 4.1 writes one, and comes back.
+    let landing = f.cli(bin(), &["category", "list", "--json"]).json()[0]["id"].to_string();
+    let native = f
+        .cli(
+            bin(),
+            &[
+                "course",
+                "add",
+                "Native",
+                "--shortname",
+                "NAT",
+                "--category",
+                &landing,
+                "--json",
+            ],
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let s = f.platform.store.sections(CourseId(native)).await.unwrap()[0]
+        .id
+        .0;
+    let page = admin
+        .post_multipart(
+            &format!("/course/{native}/activity/new"),
+            &[
+                ("module", "url"),
+                ("section", &s.to_string()),
+                ("name", "Moodle"),
+                ("externalurl", "https://moodle.org"),
+                ("visible", "1"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let out = tmp.path().join("native.mbz");
+    export(&f, native, &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    assert_eq!(pf_mbz::detect(&out).unwrap().format, "moodle2");
+    assert!(manifest_xml(&out).contains("<moodle_release>4.1"));
+    let doc = import(&f, &out, &[]);
+    assert_eq!(doc["shortname"], "NAT_1");
+    let rows = f
+        .platform
+        .store
+        .activities(CourseId(doc["course_id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].payload["externalurl"], "https://moodle.org");
+    f.stop().await;
+}
