@@ -204,7 +204,7 @@ pub enum CourseCommand {
         /// Category id (default: the platform's landing category).
         #[arg(long)]
         category: Option<i64>,
-        /// Import into this existing course instead of a new one.
+        /// Replace the content of this existing course instead (it keeps its names and category).
         #[arg(long)]
         into: Option<String>,
     },

@@ -33,6 +33,7 @@ mod files;
 mod import;
 pub mod migrate;
 pub mod postgres;
+mod replace;
 mod roles;
 mod sections;
 mod settings;

@@ -19,20 +19,19 @@ pub async fn import(
     into: Option<String>,
     json: bool,
 ) -> Result<(), AppError> {
-    if into.is_some() {
-        return Err(AppError::new(
-            pf_api::ErrorCode::Failed,
-            "--into (importing into an existing course) is not available in this version yet",
-        ));
-    }
     if !file.is_file() {
         return Err(AppError::bad_request(format!(
             "{} is not a readable file",
             file.display()
         )));
     }
+    let into = match into {
+        Some(reference) => Some(courses::resolve(p, &reference).await?.id),
+        None => None,
+    };
     let target = import::ImportTarget {
         category: category.map(pf_domain::ids::CategoryId),
+        into,
     };
     let outcome = import::import_file(p, actor, file, target).await?;
     emit(json, &outcome, || {

@@ -684,3 +684,62 @@ async fn edits_made_here_show_in_the_export_and_native_courses_export_as_moodle_
     assert_eq!(rows[0].payload["externalurl"], "https://moodle.org");
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_into_replaces_the_content_of_an_existing_course() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
+    let first = import(&f, &fixture("gapfill_example_course"), &[]);
+    let id = first["course_id"].to_string();
+    let before = f.cli(bin(), &["course", "show", &id, "--json"]).json();
+    let tmp = tempfile::tempdir().unwrap();
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, "a long password\n").unwrap();
+    let role = format!("teacher@course:{id}");
+    let pw = pw.to_str().unwrap();
+    assert_eq!(
+        f.cli(
+            bin(),
+            &["user", "add", "teo", "--password-file", pw, "--role", &role]
+        )
+        .code,
+        0
+    );
+    let quiz = fixture("moodle_28_quiz");
+    let quiz = quiz.to_str().unwrap();
+    let refused = f.cli(
+        bin(),
+        &["course", "import", quiz, "--into", &id, "--as", "teo"],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let hostile = hostile_archive(tmp.path());
+    let bad = f.cli(
+        bin(),
+        &["course", "import", hostile.to_str().unwrap(), "--into", &id],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert_eq!(
+        f.cli(bin(), &["course", "show", &id, "--json"]).json(),
+        before
+    );
+
+    let shortname = format!("shortname:{}", first["shortname"].as_str().unwrap());
+    let doc = import(&f, Path::new(quiz), &["--into", &shortname]);
+    assert_eq!(doc["course_id"], first["course_id"]);
+    assert_eq!(doc["shortname"], first["shortname"]);
+    let after = f.cli(bin(), &["course", "show", &id, "--json"]).json();
+    assert_eq!(after["fullname"], before["fullname"]);
+    assert_eq!(after["activities"].as_array().unwrap().len(), 1);
+    assert_eq!(after["activities"][0]["module"], "quiz");
+    assert_eq!(
+        f.cli(bin(), &["course", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let out = tmp.path().join("after.mbz");
+    export(&f, first["course_id"].as_i64().unwrap(), &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    f.stop().await;
+}

@@ -59,6 +59,7 @@ pub async fn import_course(
     }
     let target = ImportTarget {
         category: q.category.map(CategoryId),
+        into: None,
     };
     let outcome = import::import_file(p, &actor, &file, target).await?;
     Ok((StatusCode::CREATED, Json(outcome)))

@@ -190,8 +190,16 @@ pub async fn import_upload(
         })?)),
         None => None,
     };
-    let outcome =
-        import::import_file(p, &visitor.actor, &file, import::ImportTarget { category }).await?;
+    let outcome = import::import_file(
+        p,
+        &visitor.actor,
+        &file,
+        import::ImportTarget {
+            category,
+            into: None,
+        },
+    )
+    .await?;
     drop(scratch);
     let ctx = context! {
         course_id => outcome.course_id, shortname => outcome.shortname, warnings => outcome.warnings,

@@ -23,6 +23,9 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 pub struct ImportTarget {
     /// The category; the platform's landing category when `None`.
     pub category: Option<CategoryId>,
+    /// An existing course whose content the archive replaces (Moodle's "delete the contents of
+    /// this course and then restore"); it keeps its id, names, category and idnumber.
+    pub into: Option<CourseId>,
 }
 
 /// What an import did.
@@ -71,13 +74,22 @@ pub(crate) async fn stage_and_promote(p: &Platform, file: &Path) -> Result<Promo
     })
 }
 
-/// Imports the `.mbz` at `file` as a new course; needs `course:create` in the target category.
+/// Imports the `.mbz` at `file` as a new course (needs `course:create` in the target category)
+/// or into an existing one (`target.into`, needs `course:update` there).
 pub async fn import_file(
     p: &Platform,
     actor: &Actor,
     file: &Path,
     target: ImportTarget,
 ) -> Result<ImportOutcome, AppError> {
+    if let Some(into) = target.into {
+        if target.category.is_some() {
+            return Err(AppError::bad_request(
+                "an import into an existing course keeps that course's category",
+            ));
+        }
+        return import_into(p, actor, file, into).await;
+    }
     let category = match target.category {
         Some(c) => c,
         None => landing_category(p).await?,
@@ -106,6 +118,42 @@ pub async fn import_file(
             "had_users": a.base.info.had_users,
             "records_removed": a.stripped.records_removed,
             "files_removed": a.stripped.files_removed,
+            "warnings": outcome.warnings,
+        }),
+    )
+    .await?;
+    Ok(outcome)
+}
+
+async fn import_into(
+    p: &Platform,
+    actor: &Actor,
+    file: &Path,
+    into: CourseId,
+) -> Result<ImportOutcome, AppError> {
+    let course = p.store.course(into).await?;
+    p.require(actor, Capability::CourseUpdate, Context::Course(into))
+        .await?;
+    let promoted = stage_and_promote(p, file).await?;
+    let a = &promoted.archive;
+    let tree = course_tree(a, course.category)?;
+    let replaced = p
+        .store
+        .replace_course_content(into, tree.course.archive_payload, tree.sections, tree.files)
+        .await?;
+    let outcome = ImportOutcome {
+        course_id: into.0,
+        shortname: replaced.shortname.to_string(),
+        warnings: a.warnings.clone(),
+    };
+    p.audit(
+        actor,
+        "course.import_into",
+        format!("course:{into}"),
+        json!({
+            "archive_shortname": a.course.fields.shortname,
+            "activities": a.course.activities.len(),
+            "had_users": a.base.info.had_users,
             "warnings": outcome.warnings,
         }),
     )
