@@ -560,6 +560,71 @@ async fn a_backup_goes_up_and_comes_down_through_the_browser() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    let r = http
+        .post(format!("{}/api/v1/courses/{id}/archives", f.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["counter"], 3);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(mbz.clone()).file_name("course.mbz"),
+    );
+    let r = http
+        .post(format!("{}/api/v1/courses/import", f.url))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = http
+        .get(format!("{}/api/v1/courses/{id}/export", f.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        mbz,
+        "exports are deterministic"
+    );
+    let spec: Value = http
+        .get(format!("{}/api/v1/openapi.json", f.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/courses/{id}/archives"]["post"].is_object());
+
+    // A hostile upload in the browser is refused and changes nothing.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let hostile = std::fs::read(hostile_archive(tmp2.path())).unwrap();
+    let before = f.cli(bin(), &["course", "list", "--json"]).json();
+    let refused = admin
+        .post_multipart(
+            "/course/import",
+            &[("category", &landing)],
+            Some(("file", "evil.mbz", hostile.clone())),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let refused = admin
+        .post_multipart(
+            &format!("/course/{id}/archives/upload"),
+            &[],
+            Some(("file", "evil.mbz", hostile)),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(f.cli(bin(), &["course", "list", "--json"]).json(), before);
+    assert_eq!(blob_files(&f.data_dir()).1, 0, "the staging area is empty");
     f.stop().await;
 }
 
