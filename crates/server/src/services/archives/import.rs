@@ -305,3 +305,158 @@ pub(crate) fn course_tree(
         files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pf_mbz::{
+        Activity, ActivityContent, ArchiveBase, BackupInfo, BackupKind, ContainerKind,
+        CourseFields, CourseModel, FileRecord, QuestionBank, Section, StripReport,
+    };
+
+    fn section(number: u32, id: i64) -> Section {
+        Section {
+            original_id: Some(id),
+            number,
+            name: None,
+            summary: String::new(),
+            visible: true,
+        }
+    }
+
+    fn activity(cmid: i64, module: &str, section_number: u32) -> Activity {
+        Activity {
+            key: format!("cm{cmid}"),
+            cmid: Some(cmid),
+            instance_id: Some(cmid),
+            contextid: Some(100 + cmid),
+            module: module.into(),
+            name: format!("{module} {cmid}"),
+            intro: "<p>intro</p>".into(),
+            visible: true,
+            section_number,
+            content: ActivityContent {
+                html: (module == "page").then(|| "<p>page</p>".into()),
+                external_url: None,
+                question_count: (module == "quiz").then_some(4),
+                file_ids: Vec::new(),
+            },
+        }
+    }
+
+    fn file(name: &str, ctx: i64, sha256: Option<&str>, contenthash: &str) -> FileRecord {
+        FileRecord {
+            id: Some(1),
+            contenthash: contenthash.into(),
+            sha256: sha256.map(str::to_string),
+            size: 3,
+            filename: name.into(),
+            filepath: "/".into(),
+            mimetype: None,
+            component: "mod_resource".into(),
+            filearea: "content".into(),
+            contextid: Some(ctx),
+            itemid: 0,
+            author: None,
+            license: None,
+            timecreated: 0,
+            timemodified: 0,
+            owner: None,
+        }
+    }
+
+    fn archive() -> ImportedArchive {
+        let sha = "a".repeat(64);
+        ImportedArchive {
+            base: ArchiveBase {
+                kind: BackupKind::Course,
+                container: ContainerKind::TarGz,
+                info: BackupInfo::default(),
+                parts: Default::default(),
+                max_id: 200,
+            },
+            course: CourseModel {
+                fields: CourseFields {
+                    fullname: "Physics".into(),
+                    shortname: "PHY".into(),
+                    idnumber: "LP-1".into(),
+                    ..Default::default()
+                },
+                // The archive has no section 0 and a gap, as some real ones do.
+                sections: vec![section(1, 11), section(3, 13)],
+                activities: vec![
+                    activity(1, "page", 1),
+                    activity(2, "quiz", 3),
+                    activity(3, "label", 7),
+                ],
+                files: vec![
+                    file("a.pdf", 101, Some(&sha), &"b".repeat(40)),
+                    file(".", 101, None, EMPTY_SHA1),
+                    file("lost.pdf", 102, None, &"c".repeat(40)),
+                    file("course.png", 5, Some(&sha), &"d".repeat(40)),
+                ],
+            },
+            question_bank: QuestionBank::default(),
+            blobs: vec![sha],
+            stripped: StripReport::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_archive_model_maps_to_one_course_tree() {
+        let tree = course_tree(&archive(), CategoryId(4)).unwrap();
+        assert_eq!(tree.course.shortname.as_str(), "PHY");
+        assert_eq!(tree.course.idnumber.as_str(), "LP-1");
+        assert_eq!(tree.course.format, "topics", "an empty format falls back");
+        assert_eq!(tree.sections.len(), 2);
+        let s0: Vec<&str> = tree.sections[0]
+            .activities
+            .iter()
+            .map(|a| a.module.as_str())
+            .collect();
+        assert_eq!(
+            s0,
+            ["page", "label"],
+            "an activity of an unknown section goes first"
+        );
+        let quiz = &tree.sections[1].activities[0];
+        assert_eq!(quiz.payload["question_count"], 4);
+        assert_eq!(quiz.payload["mbz"]["cmid"], 2);
+        assert_eq!(
+            tree.sections[0].activities[0].payload["content"],
+            "<p>page</p>"
+        );
+        // Rows: the pdf and its directory record on the page, the course file; the record whose
+        // blob was missing stays in the payload only.
+        let rows: Vec<(&str, Option<(usize, usize)>)> = tree
+            .files
+            .iter()
+            .map(|f| (f.file.filename.as_str(), f.activity))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a.pdf", Some((0, 0))),
+                (".", Some((0, 0))),
+                ("course.png", None)
+            ]
+        );
+        assert_eq!(tree.files[1].file.sha256, EMPTY_SHA256);
+        let payload = tree.course.archive_payload.unwrap();
+        assert_eq!(payload["files"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn names_come_from_the_original_course_when_the_archive_has_none() {
+        let mut a = archive();
+        a.course.fields.shortname.clear();
+        a.course.fields.fullname.clear();
+        a.base.info.original_course_shortname = "ORIG".into();
+        let tree = course_tree(&a, CategoryId(4)).unwrap();
+        assert_eq!(tree.course.shortname.as_str(), "ORIG");
+        assert_eq!(tree.course.fullname.as_str(), "ORIG");
+        a.course.sections.clear();
+        assert!(course_tree(&a, CategoryId(4)).is_err());
+    }
+}
