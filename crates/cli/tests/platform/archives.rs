@@ -388,6 +388,18 @@ async fn transport_archives_have_manifests_and_the_newest_three_are_kept() {
         .map(|a| a["counter"].as_i64().unwrap())
         .collect();
     assert_eq!(counters, [8, 7, 6, 5]);
+    // Every blob a row points to is stored: file rows, kept archive parts, manifest parts.
+    let keys = pf_server::services::archives::referenced_blobs(&f.platform)
+        .await
+        .unwrap();
+    let empty = pf_server::services::archives::import::EMPTY_SHA256;
+    assert!(keys.contains(&manifest.parts[0].sha256));
+    for key in keys.iter().filter(|k| k.as_str() != empty) {
+        assert!(
+            f.platform.blobs.contains(key).unwrap(),
+            "blob {key} is missing"
+        );
+    }
     f.stop().await;
 }
 
