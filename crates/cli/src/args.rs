@@ -56,6 +56,9 @@ pub enum Command {
     /// Mail waiting, delivered, or kept without an SMTP server.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Transport archives of a course.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
 }
 
 /// `jobs …`
@@ -112,6 +115,21 @@ pub enum OutboxCommand {
     List,
     /// Send every queued message now through the configured SMTP server (failures stay queued).
     Deliver,
+}
+
+/// `archive …` (COURSE is a numeric id or `shortname:NAME`)
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Make a transport archive of the course as it is now.
+    Make {
+        /// The course.
+        course: String,
+    },
+    /// List the course's transport archives, newest first.
+    List {
+        /// The course.
+        course: String,
+    },
 }
 
 /// `token …`
@@ -256,5 +274,24 @@ pub enum CourseCommand {
         /// idnumber.
         #[arg(long, default_value = "")]
         idnumber: String,
+    },
+    /// Import a Moodle backup (course or activity backup) without its user data.
+    Import {
+        /// The `.mbz` file.
+        file: PathBuf,
+        /// Category id (default: the platform's landing category).
+        #[arg(long)]
+        category: Option<i64>,
+        /// Replace the content of this existing course instead (it keeps its names and category).
+        #[arg(long)]
+        into: Option<String>,
+    },
+    /// Write a `.mbz` Moodle restores, without user data.
+    Export {
+        /// The course.
+        course: String,
+        /// The file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
     },
 }

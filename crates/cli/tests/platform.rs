@@ -12,6 +12,9 @@ fn bin() -> &'static Path {
     Path::new(BIN)
 }
 
+#[path = "platform/archives.rs"]
+mod archives;
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod activities;
+mod archives;
 mod audit;
 mod auth;
 pub mod blob;
@@ -34,6 +35,7 @@ mod jobs;
 pub mod migrate;
 mod outbox;
 pub mod postgres;
+mod replace;
 mod roles;
 mod sections;
 mod sessions;
@@ -43,6 +45,7 @@ mod trash;
 mod users;
 
 pub use activities::{ActivityRecord, NewActivity};
+pub use archives::{ArchiveRecord, NewArchive};
 pub use audit::{AuditRecord, NewAudit};
 pub use auth::{NewSession, NewToken, SessionRecord, TokenRecord};
 pub use categories::{CategoryUpdate, NewCategory};

@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0001_initial.sql"),
     },
     Migration {
+        version: 2,
+        name: "archives",
+        sql: include_str!("../migrations/postgres/0002_archives.sql"),
+    },
+    Migration {
         version: 4,
         name: "sessions_mail",
         sql: include_str!("../migrations/postgres/0004_sessions_mail.sql"),

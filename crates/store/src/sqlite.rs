@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0001_initial.sql"),
     },
     Migration {
+        version: 2,
+        name: "archives",
+        sql: include_str!("../migrations/sqlite/0002_archives.sql"),
+    },
+    Migration {
         version: 4,
         name: "sessions_mail",
         sql: include_str!("../migrations/sqlite/0004_sessions_mail.sql"),

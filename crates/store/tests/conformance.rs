@@ -20,6 +20,8 @@ mod auth;
 #[path = "conformance/blob.rs"]
 mod blob;
 
+#[path = "conformance/archives.rs"]
+mod archives;
 #[path = "conformance/jobs.rs"]
 mod jobs;
 #[path = "conformance/sessions.rs"]

@@ -96,6 +96,22 @@ impl Browser {
         self.finish(r).await
     }
 
+    /// GET a path and keep the body as bytes (downloads): status, headers, body.
+    pub async fn get_bytes(&mut self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        self.keep_cookies(&headers);
+        let body = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        (status, headers, body)
+    }
+
     /// POST a form as is (no token added).
     pub async fn post_raw(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let r = self

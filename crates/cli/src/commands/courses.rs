@@ -20,6 +20,14 @@ pub async fn course(
     json: bool,
 ) -> Result<(), AppError> {
     match cmd {
+        CourseCommand::Import {
+            file,
+            category,
+            into,
+        } => super::archives::import(p, actor, &file, category, into, json).await?,
+        CourseCommand::Export { course, output } => {
+            super::archives::export(p, actor, &course, &output, json).await?
+        }
         CourseCommand::List => {
             let (list, _) = courses::list(p, actor, None, 0, i64::MAX).await?;
             let docs: Vec<_> = list.iter().map(course_doc).collect();

@@ -1,5 +1,6 @@
 //! One module per command group; each parses its arguments into service calls.
 
+mod archives;
 mod courses;
 mod demo;
 mod jobs;
@@ -34,6 +35,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Jobs(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             jobs::jobs(&p, &actor, cmd, cli.json).await
+        }
+        Command::Archive(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            archives::archive(&p, &actor, cmd, cli.json).await
         }
         Command::Token(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;

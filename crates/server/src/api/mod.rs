@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: personal Bearer tokens only (never the session cookie), one
 //! error envelope, described by `/api/v1/openapi.json`.
 
+mod archives;
 mod handlers;
 mod jobs;
 pub use handlers::course_doc;
@@ -50,6 +51,16 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(sessions::close),
         )
         .route("/outbox", get(sessions::outbox))
+        .route(
+            "/courses/import",
+            axum::routing::post(archives::import_course)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/courses/{id}/export", get(archives::export_course))
+        .route(
+            "/courses/{id}/archives",
+            get(archives::archives).post(archives::make_archive),
+        )
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
 }
 

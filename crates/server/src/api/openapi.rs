@@ -92,6 +92,28 @@ pub async fn document() -> Json<Value> {
                     "responses": { "200": ok(array_of("OutboxMessage")) }
                 }
             },
+            "/courses/import": {
+                "post": {
+                    "summary": "Import a Moodle backup (.mbz) as a new course, without its user data (course:create in the category; the landing category by default)",
+                    "parameters": [{ "name": "category", "in": "query", "schema": { "type": "integer" } }],
+                    "requestBody": { "required": true, "content": {
+                        "application/vnd.moodle.backup": { "schema": { "type": "string", "format": "binary" } },
+                        "multipart/form-data": { "schema": { "type": "object", "properties": { "file": { "type": "string", "format": "binary" } } } } } },
+                    "responses": { "201": ok(schema_ref("ImportResult")) }
+                }
+            },
+            "/courses/{id}/export": {
+                "parameters": id_param,
+                "get": {
+                    "summary": "The course as a .mbz Moodle restores, without user data (course:update or publishflow:managepublishedfiles)",
+                    "responses": { "200": { "description": "The backup", "content": { "application/vnd.moodle.backup": { "schema": { "type": "string", "format": "binary" } } } } }
+                }
+            },
+            "/courses/{id}/archives": {
+                "parameters": id_param,
+                "get": operation("The course's transport archives, newest first (publishflow:managepublishedfiles)", "200", array_of("Archive"), None),
+                "post": operation("Make a transport archive of the course (publishflow:managepublishedfiles)", "201", schema_ref("Archive"), None)
+            },
             "/users": {
                 "get": operation("Every account (administrators)", "200", array_of("User"), None),
                 "post": operation("Create a local account (administrators)", "201", schema_ref("Created"), Some(schema_ref("NewUser")))
@@ -139,6 +161,12 @@ pub async fn document() -> Json<Value> {
                     "to": { "type": "string" }, "subject": { "type": "string" }, "lang": { "type": "string" }, "created": { "type": "string" },
                     "attempts": { "type": "integer" }, "status": { "enum": ["queued", "sent"] }, "sent": { "type": ["string", "null"] },
                     "error": { "type": ["string", "null"] } } },
+                "ImportResult": { "type": "object", "required": ["course_id", "shortname", "warnings"], "properties": {
+                    "course_id": { "type": "integer" }, "shortname": { "type": "string" }, "warnings": { "type": "array", "items": { "type": "string" } } } },
+                "Archive": { "type": "object", "required": ["id", "counter", "size", "sha256", "created"], "properties": {
+                    "id": { "type": "integer" }, "counter": { "type": "integer" }, "size": { "type": "integer" },
+                    "sha256": { "type": "string", "description": "SHA-256 of the manifest's canonical JSON without its signature" },
+                    "created": { "type": "string", "format": "date-time" } } },
                 "User": { "type": "object", "properties": { "id": { "type": "integer" }, "username": { "type": "string" },
                     "home": { "type": "string" }, "roles": { "type": "array", "items": { "type": "string" } } } },
                 "NewUser": { "type": "object", "required": ["username"], "additionalProperties": false, "properties": {

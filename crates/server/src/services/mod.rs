@@ -4,6 +4,7 @@
 //! context, changes the store, and appends an audit entry. Handlers and CLI commands only parse
 //! input and render output; they never reach the store for a change directly.
 
+pub mod archives;
 pub mod categories;
 pub mod courses;
 pub mod housekeeping;

@@ -55,6 +55,7 @@ struct PanelEntry {
     key: &'static str,
     capability: &'static str,
     built: bool,
+    link: Option<String>,
 }
 
 /// The operations this platform's duties offer to this user on this course (SPEC §2, §9).
@@ -89,10 +90,12 @@ async fn panel(
     let mut entries = Vec::new();
     for (key, cap) in offered {
         if p.can(&visitor.actor, cap, Context::Course(course)).await? {
+            let link = (key == "panel.archive").then(|| format!("/course/{course}/archives"));
             entries.push(PanelEntry {
                 key,
                 capability: cap.as_str(),
-                built: key == "panel.sessions",
+                built: link.is_some() || key == "panel.sessions",
+                link,
             });
         }
     }
@@ -152,6 +155,8 @@ pub async fn show(
         category => context! { id => category.id.0, name => category.name },
         sections, can_edit, authoring, quiz_count, question_count,
         panel => panel(p, &visitor, course.id).await?,
+        can_export => can_edit
+            || p.can(&visitor.actor, Capability::ManagePublishedFiles, Context::Course(course.id)).await?,
         network => p.role().await? != pf_domain::platform::PlatformRole::Normal,
         file_count => files.iter().filter(|f| f.filename != ".").count(),
     };

@@ -92,8 +92,27 @@ async fn listing(
         }
         None => false,
     };
+    // Imports land in this category, or in the landing category from the front page.
+    let import_category = match category {
+        Some(c) => Some(c),
+        None => crate::services::archives::import::landing_category(p)
+            .await
+            .ok(),
+    };
+    let can_import = match import_category {
+        Some(c) => {
+            p.can(
+                &visitor.actor,
+                pf_domain::access::Capability::CourseCreate,
+                pf_domain::access::Context::Category(c),
+            )
+            .await?
+        }
+        None => false,
+    };
     let ctx = context! {
-        tree, courses, total, page, pages,
+        tree, courses, total, page, pages, can_import,
+        import_category => import_category.map(|c| c.0),
         category => current.map(|e| context! { id => e.category.id.0, name => e.category.name, path => e.path }),
         can_create,
         base => category.map(|c| format!("/category/{c}")).unwrap_or_else(|| "/".into()),

@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages, forms with CSRF tokens, English and French.
 
 pub mod admin;
+pub mod archives;
 pub mod authoring;
 pub mod categories;
 pub mod course;
@@ -75,6 +76,23 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(authoring::course_new_form).post(authoring::course_create),
         )
         .route("/course/{id}", get(course::show))
+        .route(
+            "/course/import",
+            post(archives::import_upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/course/{id}/export", get(archives::export_download))
+        .route(
+            "/course/{id}/archives",
+            get(archives::page).post(archives::make),
+        )
+        .route(
+            "/course/{id}/archives/upload",
+            post(archives::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/course/{id}/archives/{aid}/download",
+            get(archives::archive_download),
+        )
         .route(
             "/course/{id}/edit",
             get(authoring::course_edit_form).post(authoring::course_update),

@@ -41,6 +41,8 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "job.html",
     "admin_outbox.html",
     "admin_mail.html",
+    "archives.html",
+    "import_done.html",
     "account.html",
 ];
 
