@@ -76,76 +76,101 @@ pub struct ImportedCourse {
     pub files: Vec<i64>,
 }
 
+/// Ids of the content written by [`insert_content`], in tree order.
+pub(crate) struct ContentIds {
+    pub(crate) sections: Vec<SectionId>,
+    pub(crate) activities: Vec<Vec<ActivityId>>,
+    pub(crate) files: Vec<i64>,
+}
+
+/// Refuses a tree whose files are not well formed or point to activities it does not have.
+pub(crate) fn check_content(sections: &[TreeSection], files: &[TreeFile]) -> StoreResult<()> {
+    for f in files {
+        check_hashes(&f.file)?;
+        if let Some((s, a)) = f.activity {
+            if sections
+                .get(s)
+                .is_none_or(|sec| sec.activities.get(a).is_none())
+            {
+                return Err(StoreError::Invalid(format!(
+                    "file '{}' points to activity {a} of section {s}, which the course does not have",
+                    f.file.filename
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes sections, activities and file rows of `course` inside the caller's transaction.
+pub(crate) async fn insert_content(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    course: CourseId,
+    sections: Vec<TreeSection>,
+    files: Vec<TreeFile>,
+) -> StoreResult<ContentIds> {
+    let mut ids = ContentIds {
+        sections: Vec::with_capacity(sections.len()),
+        activities: Vec::with_capacity(sections.len()),
+        files: Vec::with_capacity(files.len()),
+    };
+    for s in sections {
+        let new = NewSection {
+            course,
+            name: s.name,
+            summary: s.summary,
+            visible: s.visible,
+            payload: s.payload,
+        };
+        let section = append_section(tx, &new).await?.id;
+        let mut activity_ids = Vec::with_capacity(s.activities.len());
+        for a in s.activities {
+            let new = NewActivity {
+                course,
+                section,
+                module: a.module,
+                name: a.name,
+                intro: a.intro,
+                visible: a.visible,
+                payload: a.payload,
+            };
+            activity_ids.push(append_activity(tx, &new).await?);
+        }
+        ids.sections.push(section);
+        ids.activities.push(activity_ids);
+    }
+    for f in files {
+        let activity = f.activity.map(|(s, a)| ids.activities[s][a]);
+        ids.files.push(
+            insert_file(
+                tx,
+                &NewFile {
+                    course,
+                    activity,
+                    ..f.file
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(ids)
+}
+
 impl Store {
     /// Builds a whole arriving course in one transaction (see the module docs). Nothing is
     /// written if any part is refused.
     pub async fn import_course(&self, tree: CourseTree) -> StoreResult<ImportedCourse> {
-        for f in &tree.files {
-            check_hashes(&f.file)?;
-            if let Some((s, a)) = f.activity {
-                if tree
-                    .sections
-                    .get(s)
-                    .is_none_or(|sec| sec.activities.get(a).is_none())
-                {
-                    return Err(StoreError::Invalid(format!(
-                        "file '{}' points to activity {a} of section {s}, which the course does not have",
-                        f.file.filename
-                    )));
-                }
-            }
-        }
+        check_content(&tree.sections, &tree.files)?;
         let mut tx = self.write_tx().await?;
         let (course, shortname) = insert_arrival(&mut tx, &tree.course).await?;
-        let mut sections = Vec::with_capacity(tree.sections.len());
-        let mut activities = Vec::with_capacity(tree.sections.len());
-        for s in tree.sections {
-            let new = NewSection {
-                course,
-                name: s.name,
-                summary: s.summary,
-                visible: s.visible,
-                payload: s.payload,
-            };
-            let section = append_section(&mut tx, &new).await?.id;
-            let mut ids = Vec::with_capacity(s.activities.len());
-            for a in s.activities {
-                let new = NewActivity {
-                    course,
-                    section,
-                    module: a.module,
-                    name: a.name,
-                    intro: a.intro,
-                    visible: a.visible,
-                    payload: a.payload,
-                };
-                ids.push(append_activity(&mut tx, &new).await?);
-            }
-            sections.push(section);
-            activities.push(ids);
-        }
-        let mut files = Vec::with_capacity(tree.files.len());
-        for f in tree.files {
-            let activity = f.activity.map(|(s, a)| activities[s][a]);
-            files.push(
-                insert_file(
-                    &mut tx,
-                    &NewFile {
-                        course,
-                        activity,
-                        ..f.file
-                    },
-                )
-                .await?,
-            );
-        }
+        let ids = insert_content(&mut tx, course, tree.sections, tree.files).await?;
         tx.commit().await?;
         Ok(ImportedCourse {
             id: course,
             shortname,
-            sections,
-            activities,
-            files,
+            sections: ids.sections,
+            activities: ids.activities,
+            files: ids.files,
         })
     }
 }
