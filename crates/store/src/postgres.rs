@@ -11,11 +11,18 @@ use sqlx::AnyPool;
 use std::time::Duration;
 
 /// PostgreSQL's migrations, oldest first. Never edit a released one: add a new file.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "network",
+        sql: include_str!("../migrations/postgres/0003_network.sql"),
+    },
+];
 
 /// Opens a pool on an existing database.
 pub(crate) async fn connect(url: &str) -> StoreResult<AnyPool> {

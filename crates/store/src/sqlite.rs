@@ -20,11 +20,18 @@ use std::time::Duration;
 pub const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// SQLite's migrations, oldest first. Never edit a released one: add a new file.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "network",
+        sql: include_str!("../migrations/sqlite/0003_network.sql"),
+    },
+];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.
 pub fn path_of(url: &str) -> StoreResult<&Path> {

@@ -19,3 +19,6 @@ mod auth;
 
 #[path = "conformance/blob.rs"]
 mod blob;
+
+#[path = "conformance/network.rs"]
+mod network;
