@@ -45,6 +45,15 @@ pub enum Command {
     /// Personal API tokens of the acting user.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Paired platforms.
+    #[command(subcommand)]
+    Peer(crate::network_args::PeerCommand),
+    /// The network as a whole.
+    #[command(subcommand)]
+    Network(crate::network_args::NetworkCommand),
+    /// This platform's identity key.
+    #[command(subcommand)]
+    Keys(crate::network_args::KeysCommand),
 }
 
 /// `token …`

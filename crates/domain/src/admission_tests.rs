@@ -29,7 +29,10 @@ fn the_whole_admission_table() {
                         set(&[op.grant()])
                     } else {
                         // Every other grant, to prove only the matching one counts.
-                        Grant::ALL.into_iter().filter(|g| *g != op.grant()).collect()
+                        Grant::ALL
+                            .into_iter()
+                            .filter(|g| *g != op.grant())
+                            .collect()
                     };
                     let claims: Vec<Capability> = if asserted {
                         vec![op.source_capabilities()[0]]
@@ -54,7 +57,10 @@ fn the_whole_admission_table() {
                         (AccountFacts::Lacks, false) => Err(Refused::MissingCapability),
                         (AccountFacts::None, false) => Err(Refused::NotAdmitted),
                     };
-                    assert_eq!(got, want, "{op:?} {account:?} granted={granted} asserted={asserted}");
+                    assert_eq!(
+                        got, want,
+                        "{op:?} {account:?} granted={granted} asserted={asserted}"
+                    );
                 }
             }
         }
@@ -95,8 +101,16 @@ fn default_grants_follow_duties() {
         (R::Training, R::Factory, set(&[Deploy])),
         (R::Factory, R::Training, set(&[Retrofit])),
         (R::Factory, R::Catalog, set(&[])),
-        (R::FactoryCatalog, R::FactoryTraining, set(&[Publish, Retrofit])),
-        (R::FactoryTraining, R::FactoryCatalog, set(&[Deploy, Sessions])),
+        (
+            R::FactoryCatalog,
+            R::FactoryTraining,
+            set(&[Publish, Retrofit]),
+        ),
+        (
+            R::FactoryTraining,
+            R::FactoryCatalog,
+            set(&[Deploy, Sessions]),
+        ),
         (R::Normal, R::FactoryCatalog, set(&[])),
         (R::Training, R::Normal, set(&[])),
     ];

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod password;
 pub mod platform;
+pub mod rpc;
 pub mod services;
 pub mod upload;
 pub mod web;
@@ -34,6 +35,7 @@ pub fn app(platform: platform::Platform) -> Router {
             api::router().layer(DefaultBodyLimit::max(body_limit)),
         )
         .merge(pages)
+        .merge(rpc::router(state.clone()))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .with_state(state)
 }
@@ -44,8 +46,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let scheduler = tokio::spawn(services::discovery::run_schedule(platform.clone()));
     let app = app(platform).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    scheduler.abort();
+    served
 }

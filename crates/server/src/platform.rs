@@ -33,6 +33,9 @@ pub struct Platform {
     pub blobs: Arc<dyn BlobStore>,
     /// The platform's Ed25519 identity.
     pub identity: Arc<pf_net::keys::Identity>,
+    /// The clock of the network rules (pairing codes, signatures, nonces, scans): the system
+    /// clock, replaced by a `ManualClock` in tests so expiry is tested without waiting.
+    pub clock: Arc<dyn pf_net::Clock>,
 }
 
 /// What `init` needs; validated before anything is written.
@@ -79,6 +82,8 @@ pub mod settings {
     pub const AUDIT_DAYS: &str = "retention.audit_days";
     /// Transport archives kept per course.
     pub const ARCHIVES_KEPT: &str = "archives.keep";
+    /// Hours between scheduled network scans (default 12; 0 turns the schedule off).
+    pub const SCAN_HOURS: &str = "network.scan_hours";
 }
 
 fn landing_setting(purpose: LandingPurpose) -> &'static str {
@@ -257,6 +262,7 @@ impl Platform {
             store,
             blobs: Arc::new(blobs),
             identity: Arc::new(identity),
+            clock: Arc::new(pf_net::SystemClock),
         })
     }
 

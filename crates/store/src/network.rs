@@ -4,6 +4,10 @@
 //! Pairing codes are stored as their digest; the code-derived proof key is a secret column that
 //! is cleared as soon as the code is used, revoked or found expired. Nonces are recorded with a
 //! unique key, so a replay loses the race even between replicas sharing the database.
+//!
+//! Reads here use `fetch_all` rather than `fetch_optional`/`fetch_one`: on SQLite, sqlx resets a
+//! statement whose stream was dropped early only later, on its worker thread (sqlx #2543); until
+//! then the connection pins an old WAL snapshot (stale reads, immediate `SQLITE_BUSY` on write).
 
 use crate::error::{classify, DbFailure};
 use crate::{Store, StoreError, StoreResult};
@@ -75,8 +79,10 @@ impl Store {
         .bind(digest)
         .bind(now)
         .bind(MAX_PAIRING_FAILURES)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next();
         row.map(|r| {
             Ok(LivePairingCode {
                 digest: r.try_get("digest")?,
@@ -107,8 +113,10 @@ impl Store {
         let n: Option<i64> =
             sqlx::query("SELECT failed_attempts FROM pairing_codes WHERE digest = $1")
                 .bind(digest)
-                .fetch_optional(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?
+                .into_iter()
+                .next()
                 .map(|r| r.try_get(0))
                 .transpose()?;
         tx.commit().await?;
@@ -181,12 +189,19 @@ impl Store {
     }
 
     /// The local account an admin linked to (username, home peer), if any.
-    pub async fn linked_user(&self, username: &Username, peer: PeerId) -> StoreResult<Option<UserId>> {
-        let row = sqlx::query("SELECT user_id FROM identity_links WHERE username = $1 AND peer_id = $2")
-            .bind(username.as_str())
-            .bind(peer.0)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn linked_user(
+        &self,
+        username: &Username,
+        peer: PeerId,
+    ) -> StoreResult<Option<UserId>> {
+        let row =
+            sqlx::query("SELECT user_id FROM identity_links WHERE username = $1 AND peer_id = $2")
+                .bind(username.as_str())
+                .bind(peer.0)
+                .fetch_all(self.pool())
+                .await?
+                .into_iter()
+                .next();
         Ok(row.map(|r| r.try_get(0)).transpose()?.map(UserId))
     }
 }

@@ -164,8 +164,10 @@ impl Store {
     pub async fn peer(&self, id: PeerId) -> StoreResult<PeerRecord> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM peers WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("peer {id}")))?;
         self.with_grants(from_row(&row)?).await
     }
@@ -174,8 +176,10 @@ impl Store {
     pub async fn peer_by_key_id(&self, key_id: &str) -> StoreResult<Option<PeerRecord>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM peers WHERE key_id = $1"))
             .bind(key_id)
-            .fetch_optional(self.pool())
-            .await?;
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .next();
         match row {
             Some(r) => Ok(Some(self.with_grants(from_row(&r)?).await?)),
             None => Ok(None),
@@ -216,8 +220,10 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let found = sqlx::query("SELECT id FROM peers WHERE id = $1")
             .bind(peer.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next();
         if found.is_none() {
             return Err(StoreError::not_found(format!("peer {peer}")));
         }
@@ -347,12 +353,14 @@ impl Store {
 
     /// How many categories a peer's synced tree holds.
     pub async fn remote_category_count(&self, peer: PeerId) -> StoreResult<i64> {
-        Ok(
-            sqlx::query("SELECT COUNT(*) FROM remote_categories WHERE peer_id = $1")
-                .bind(peer.0)
-                .fetch_one(self.pool())
-                .await?
-                .try_get(0)?,
-        )
+        // fetch_all, not fetch_one: the statement is reset before we return (sqlx #2543).
+        let rows = sqlx::query("SELECT COUNT(*) FROM remote_categories WHERE peer_id = $1")
+            .bind(peer.0)
+            .fetch_all(self.pool())
+            .await?;
+        match rows.first() {
+            Some(r) => Ok(r.try_get(0)?),
+            None => Ok(0),
+        }
     }
 }

@@ -45,6 +45,25 @@ impl TestPlatform {
         name: &str,
         database_url: Option<String>,
     ) -> TestPlatform {
+        Self::start_full(role, name, database_url, None).await
+    }
+
+    /// Like [`TestPlatform::start`], with the network rules on `clock` (e.g. a
+    /// `pf_net::ManualClock`, to test expiry without waiting).
+    pub async fn start_with_clock(
+        role: PlatformRole,
+        name: &str,
+        clock: std::sync::Arc<dyn pf_net::Clock>,
+    ) -> TestPlatform {
+        Self::start_full(role, name, None, Some(clock)).await
+    }
+
+    async fn start_full(
+        role: PlatformRole,
+        name: &str,
+        database_url: Option<String>,
+        clock: Option<std::sync::Arc<dyn pf_net::Clock>>,
+    ) -> TestPlatform {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -60,7 +79,10 @@ impl TestPlatform {
             blob_url: None,
         };
         init(&data, opts).await.expect("init");
-        let platform = Platform::open(&data).await.expect("open");
+        let mut platform = Platform::open(&data).await.expect("open");
+        if let Some(clock) = clock {
+            platform.clock = clock;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(pf_server::serve(platform.clone(), listener, async {
             let _ = rx.await;

@@ -1,6 +1,7 @@
 //! One module per command group; each parses its arguments into service calls.
 
 mod courses;
+mod network;
 mod people;
 mod platform;
 
@@ -30,6 +31,18 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Token(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             people::token(&p, &actor, cmd, cli.json).await
+        }
+        Command::Peer(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            network::peer(&p, &actor, cmd, cli.json).await
+        }
+        Command::Network(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            network::network(&p, &actor, cmd, cli.json).await
+        }
+        Command::Keys(cmd) => {
+            let (p, _) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            network::keys(&p, cmd, cli.json).await
         }
     }
 }

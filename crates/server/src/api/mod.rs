@@ -2,6 +2,7 @@
 //! error envelope, described by `/api/v1/openapi.json`.
 
 mod handlers;
+mod peers;
 pub use handlers::course_doc;
 mod openapi;
 
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
             get(handlers::course).patch(handlers::update_course),
         )
         .route("/users", get(handlers::users).post(handlers::create_user))
+        .route("/peers", get(peers::list))
+        .route("/peers/{id}", axum::routing::patch(peers::update))
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
 }
 

@@ -4,8 +4,12 @@
 //! context, changes the store, and appends an audit entry. Handlers and CLI commands only parse
 //! input and render output; they never reach the store for a change directly.
 
+pub mod admission;
 pub mod categories;
 pub mod courses;
+pub mod discovery;
+pub mod pairing;
+pub mod peers;
 pub mod tokens;
 pub mod users;
 

@@ -7,6 +7,7 @@ pub mod files;
 pub mod forms;
 pub mod front;
 pub mod login;
+pub mod network;
 pub mod render;
 pub mod session;
 
@@ -97,6 +98,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/roles", post(admin::user_roles))
         .route("/admin/roles", get(admin::roles).post(admin::roles_save))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/network", get(network::page))
+        .route("/admin/network/invite", post(network::invite))
+        .route("/admin/network/add", post(network::add))
+        .route("/admin/network/scan", post(network::scan))
+        .route("/admin/network/{id}", post(network::change))
         .route("/static/style.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(state, error_pages))
 }

@@ -16,6 +16,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    ("network.html", include_str!("../../templates/network.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("index.html", include_str!("../../templates/index.html")),
     ("course.html", include_str!("../../templates/course.html")),

@@ -88,23 +88,35 @@ async fn peers_are_keys_with_grants_status_and_a_synced_tree() {
 async fn pairing_codes_are_single_use_expire_and_are_revoked_after_five_failures() {
     each_backend(|db| async move {
         let s = &db.store;
-        s.create_pairing_code("d1", "key1", 100, 3700).await.unwrap();
+        s.create_pairing_code("d1", "key1", 100, 3700)
+            .await
+            .unwrap();
         assert!(s.live_pairing_code("d1", 200).await.unwrap().is_some());
-        assert!(s.live_pairing_code("d1", 3700).await.unwrap().is_none(), "expired");
+        assert!(
+            s.live_pairing_code("d1", 3700).await.unwrap().is_none(),
+            "expired"
+        );
         assert!(s.use_pairing_code("d1", 200).await.unwrap());
         assert!(!s.use_pairing_code("d1", 201).await.unwrap(), "single use");
         assert!(s.live_pairing_code("d1", 202).await.unwrap().is_none());
 
-        s.create_pairing_code("d2", "key2", 100, 3700).await.unwrap();
+        s.create_pairing_code("d2", "key2", 100, 3700)
+            .await
+            .unwrap();
         for n in 1..=5 {
             assert_eq!(s.fail_pairing_code("d2").await.unwrap(), n);
         }
         assert!(s.live_pairing_code("d2", 200).await.unwrap().is_none());
         assert!(!s.use_pairing_code("d2", 200).await.unwrap(), "revoked");
 
-        s.create_pairing_code("d3", "key3", 100, 3700).await.unwrap();
+        s.create_pairing_code("d3", "key3", 100, 3700)
+            .await
+            .unwrap();
         s.purge_pairing_codes(4000).await.unwrap();
-        assert!(!s.use_pairing_code("d3", 200).await.unwrap(), "expired codes lose their key");
+        assert!(
+            !s.use_pairing_code("d3", 200).await.unwrap(),
+            "expired codes lose their key"
+        );
     })
     .await;
 }
@@ -116,7 +128,10 @@ async fn nonces_are_refused_twice_until_they_expire() {
         assert!(s.record_nonce("k1", "n1", 700, 100).await.unwrap());
         assert!(!s.record_nonce("k1", "n1", 700, 200).await.unwrap());
         assert!(s.record_nonce("k2", "n1", 700, 200).await.unwrap());
-        assert!(s.record_nonce("k1", "n1", 1400, 800).await.unwrap(), "expired and purged");
+        assert!(
+            s.record_nonce("k1", "n1", 1400, 800).await.unwrap(),
+            "expired and purged"
+        );
     })
     .await;
 }
