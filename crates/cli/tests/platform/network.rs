@@ -233,6 +233,18 @@ async fn platforms_pair_from_the_cli_and_the_browser_and_scan_each_others_trees(
         json!(["retrofit"])
     );
 
+    // The page flags an unknown role and an old scan.
+    let train_id = pf_domain::ids::PeerId(train["id"].as_i64().unwrap());
+    let old = pf_store::unix_now() - 15 * 86_400;
+    c.platform
+        .store
+        .record_scan(train_id, "mystery", old, &[])
+        .await
+        .unwrap();
+    let page = c_admin.get("/admin/network").await;
+    assert!(page.body.contains("Unknown role"), "{}", page.body);
+    assert!(page.body.contains("older than 14 days"), "{}", page.body);
+
     // Removing keeps the peer out of the list.
     let run = cli(&c, &["peer", "remove", "fac"]).await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -242,6 +254,9 @@ async fn platforms_pair_from_the_cli_and_the_browser_and_scan_each_others_trees(
     let page = c_admin.get("/admin/audit").await;
     assert!(page.body.contains("rpc.describe"), "{}", page.body);
 }
+
+/// Changes the signed headers before they are sent.
+type Tamper = dyn Fn(&mut Vec<(&'static str, String)>);
 
 /// A signed request from `from` to the platform whose key is `to`, sent to `base`.
 struct Sent {
@@ -519,7 +534,7 @@ async fn signed_rpc_refuses_forged_replayed_relayed_stale_and_unknown_requests()
 
     // Malformed headers and bodies: 4xx, never 500.
     let before = c.platform.store.users().await.unwrap().len();
-    let cases: Vec<Box<dyn Fn(&mut Vec<(&'static str, String)>)>> = vec![
+    let cases: Vec<Box<Tamper>> = vec![
         Box::new(|h| {
             h.iter_mut()
                 .filter(|(k, _)| *k == "pf-timestamp")
@@ -588,6 +603,17 @@ async fn signed_rpc_refuses_forged_replayed_relayed_stale_and_unknown_requests()
         before,
         "nothing changed"
     );
+
+    // Pairing codes expire after an hour of the receiver's clock.
+    let code = cli(&c, &["peer", "invite", "--json"]).await.json()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    clock.advance(3601);
+    let run = cli(&t, &["peer", "add", &c.url, "--code", &code]).await;
+    assert_eq!(run.code, 1, "an expired code: {run:?}");
+    clock.rewind(3601);
+    assert!(peers(&t).await.iter().all(|p| p["name"] != "cat"));
 
     // Every refusal is audited, with the peer when it is known.
     let entries = c.platform.store.audit(0, 1000).await.unwrap();
