@@ -134,7 +134,7 @@ impl Store {
         .bind(&new.key_id)
         .bind(new.role.as_deref())
         .bind(new.created_at)
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(|e| {
             on_write(
@@ -143,6 +143,8 @@ impl Store {
                 || "peer".into(),
             )
         })?
+        .first()
+        .ok_or_else(|| StoreError::corrupt("INSERT … RETURNING without a row"))?
         .try_get(0)?;
         for g in &new.grants {
             sqlx::query("INSERT INTO peer_grants (peer_id, grant_name) VALUES ($1, $2)")

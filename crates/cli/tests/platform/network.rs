@@ -98,6 +98,19 @@ async fn platforms_pair_from_the_cli_and_the_browser_and_scan_each_others_trees(
         .post("/admin/network/add", &[("url", &t.url), ("code", &code)])
         .await;
     assert_eq!(page.status, 303, "{page:?}");
+    let on_c: Vec<String> = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(
+        on_c.iter().any(|n| n == "train"),
+        "the catalog's own view: {on_c:?}"
+    );
     assert_eq!(
         named(&peers(&t).await, "cat")["grants"],
         json!(["deploy", "sessions"])
@@ -785,7 +798,7 @@ async fn pairing_refuses_brute_force_swapped_keys_and_tampered_responses() {
         ],
     )
     .await;
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 1, "{run:?} {fake_peer} {:?}", peers(&f).await);
     assert_eq!(
         run.json()[0]["error"]["code"],
         "peer_unreachable",

@@ -144,7 +144,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         details: serde_json::json!({ "status": status, "caller": caller_text }),
     };
     if let Err(e) = p.store.append_audit(audit).await {
-        tracing::error!(error = %e, "cannot audit a peer request");
+        tracing::error!(error = ?e, "cannot audit a peer request");
     }
     if let Some((caller, nonce)) = target {
         let digest = pf_net::sha256(&bytes);

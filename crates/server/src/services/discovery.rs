@@ -191,23 +191,72 @@ pub async fn scan_all(p: &Platform, only: Option<PeerId>) -> Result<Vec<ScanResu
     Ok(results)
 }
 
-/// The scheduler: scans every peer each `network.scan_hours` (default 12) and applies the audit
-/// retention, until the task is aborted.
+/// How often the scheduler looks for due scans, in seconds.
+pub const SCHEDULER_TICK: u64 = 30;
+/// Least time between two attempts at a peer whose scans fail, in seconds.
+pub const RETRY_AFTER: i64 = 600;
+
+/// Whether a peer is due for a scheduled scan: never scanned, or scanned `hours` ago; a failing
+/// peer is retried at most every [`RETRY_AFTER`] seconds.
+pub fn scan_due(last_scan: Option<i64>, last_attempt: Option<i64>, now: i64, hours: i64) -> bool {
+    if last_attempt.is_some_and(|t| now - t < RETRY_AFTER.min(hours * 3600)) {
+        return false;
+    }
+    last_scan.is_none_or(|t| now - t >= hours * 3600)
+}
+
+/// The scheduler: every [`SCHEDULER_TICK`] seconds, scans the active peers that are due (never
+/// scanned — e.g. just paired — or last scanned `network.scan_hours` ago, default 12) and applies
+/// the audit retention, until the task is aborted.
 pub async fn run_schedule(p: Platform) {
+    let mut attempts: HashMap<PeerId, i64> = HashMap::new();
     loop {
+        tokio::time::sleep(std::time::Duration::from_secs(SCHEDULER_TICK)).await;
         let hours = p
             .setting_i64(settings::SCAN_HOURS, DEFAULT_SCAN_HOURS)
             .await
             .unwrap_or(DEFAULT_SCAN_HOURS)
             .clamp(1, 24 * 365);
-        tokio::time::sleep(std::time::Duration::from_secs(hours as u64 * 3600)).await;
-        if let Err(e) = scan_all(&p, None).await {
-            tracing::warn!(error = %e, "scheduled network scan failed");
+        let Ok(peers) = p.store.peers().await else {
+            continue;
+        };
+        for peer in peers {
+            let now = p.clock.now() as i64;
+            let due = scan_due(peer.last_scan, attempts.get(&peer.id).copied(), now, hours);
+            if peer.status == pf_store::PeerStatus::Active && due {
+                attempts.insert(peer.id, now);
+                let result = scan_peer(&p, peer.id).await;
+                if !result.ok {
+                    tracing::warn!(peer = %peer.name, error = ?result.error, "scheduled scan failed");
+                }
+            }
         }
         let days = p
             .setting_i64(settings::AUDIT_DAYS, 365)
             .await
             .unwrap_or(365);
         let _ = p.store.purge_audit(now() - days.max(1) * 86_400).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_are_due_when_never_done_or_old_and_failures_back_off() {
+        let h = 3600;
+        assert!(scan_due(None, None, 1_000_000, 12));
+        assert!(!scan_due(Some(1_000_000 - 11 * h), None, 1_000_000, 12));
+        assert!(scan_due(Some(1_000_000 - 12 * h), None, 1_000_000, 12));
+        // A failing peer: retried after RETRY_AFTER, not at every tick.
+        assert!(!scan_due(None, Some(1_000_000 - 60), 1_000_000, 12));
+        assert!(scan_due(None, Some(1_000_000 - RETRY_AFTER), 1_000_000, 12));
+        assert!(!scan_due(
+            Some(1_000_000 - h),
+            Some(1_000_000 - 13 * h),
+            1_000_000,
+            12
+        ));
     }
 }

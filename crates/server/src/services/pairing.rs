@@ -176,6 +176,11 @@ pub async fn redeem(
         .finish(&welcome)
         .map_err(|e| refused(&format!("{url}: {e}")))?;
     let id = record(p, &inviter, url).await?;
+    // Learn the inviter's tree at once (best effort: the schedule retries a failure).
+    let scan = crate::services::discovery::scan_peer(p, id).await;
+    if !scan.ok {
+        tracing::warn!(error = ?scan.error, "first scan after pairing failed");
+    }
     p.audit(
         actor,
         "peer.add",
