@@ -59,6 +59,15 @@ pub enum Command {
     /// Transport archives of a course.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Paired platforms.
+    #[command(subcommand)]
+    Peer(crate::network_args::PeerCommand),
+    /// The network as a whole.
+    #[command(subcommand)]
+    Network(crate::network_args::NetworkCommand),
+    /// This platform's identity key.
+    #[command(subcommand)]
+    Keys(crate::network_args::KeysCommand),
 }
 
 /// `jobs …`

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod network_args;
 mod output;
 
 use clap::Parser;

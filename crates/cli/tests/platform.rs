@@ -6,6 +6,9 @@ use pf_testkit::{run_cli, TestPlatform, ADMIN_PASSWORD};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+#[path = "platform/network.rs"]
+mod network;
+
 const BIN: &str = env!("CARGO_BIN_EXE_publishflow");
 
 fn bin() -> &'static Path {

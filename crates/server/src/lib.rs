@@ -8,6 +8,8 @@
 //! - [`web`] and [`api`]: the HTTP faces; [`serve`] runs them on a listener until shutdown.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// The OpenAPI document is one large json! literal.
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod config;
@@ -17,6 +19,7 @@ pub mod mail;
 pub mod password;
 pub mod platform;
 pub mod presence;
+pub mod rpc;
 pub mod sample;
 pub mod services;
 pub mod upload;
@@ -39,6 +42,7 @@ pub fn app(platform: platform::Platform) -> Router {
             api::router().layer(DefaultBodyLimit::max(body_limit)),
         )
         .merge(pages)
+        .merge(rpc::router(state.clone()))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .with_state(state)
 }
@@ -81,11 +85,13 @@ pub async fn serve_with(
     // Mail goes out in the background when an SMTP server is configured; it stops with the server.
     let mail = (!platform.config.mail.smtp_url.trim().is_empty())
         .then(|| tokio::spawn(mail::delivery_loop(platform.clone())));
+    let scheduler = tokio::spawn(services::discovery::run_schedule(platform.clone()));
     let app = app(platform).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
+    scheduler.abort();
     if let Some(task) = mail {
         task.abort();
     }

@@ -35,6 +35,9 @@ pub struct Platform {
     pub identity: Arc<pf_net::keys::Identity>,
     /// Wakes this process's job runner when a job is queued here.
     pub wakeup: crate::jobs::Wakeup,
+    /// The clock of the network rules (pairing codes, signatures, nonces, scans): the system
+    /// clock, replaced by a `ManualClock` in tests so expiry is tested without waiting.
+    pub clock: Arc<dyn pf_net::Clock>,
 }
 
 /// What `init` needs; validated before anything is written.
@@ -81,6 +84,8 @@ pub mod settings {
     pub const AUDIT_DAYS: &str = "retention.audit_days";
     /// Transport archives kept per course.
     pub const ARCHIVES_KEPT: &str = "archives.keep";
+    /// Hours between scheduled network scans (default 12; 0 turns the schedule off).
+    pub const SCAN_HOURS: &str = "network.scan_hours";
 }
 
 fn landing_setting(purpose: LandingPurpose) -> &'static str {
@@ -260,6 +265,7 @@ impl Platform {
             blobs: Arc::new(blobs),
             identity: Arc::new(identity),
             wakeup: crate::jobs::Wakeup::default(),
+            clock: Arc::new(pf_net::SystemClock),
         })
     }
 

@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0002_archives.sql"),
     },
     Migration {
+        version: 3,
+        name: "network",
+        sql: include_str!("../migrations/postgres/0003_network.sql"),
+    },
+    Migration {
         version: 4,
         name: "sessions_mail",
         sql: include_str!("../migrations/postgres/0004_sessions_mail.sql"),

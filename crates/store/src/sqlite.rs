@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0002_archives.sql"),
     },
     Migration {
+        version: 3,
+        name: "network",
+        sql: include_str!("../migrations/sqlite/0003_network.sql"),
+    },
+    Migration {
         version: 4,
         name: "sessions_mail",
         sql: include_str!("../migrations/sqlite/0004_sessions_mail.sql"),

@@ -24,5 +24,7 @@ mod blob;
 mod archives;
 #[path = "conformance/jobs.rs"]
 mod jobs;
+#[path = "conformance/network.rs"]
+mod network;
 #[path = "conformance/sessions.rs"]
 mod sessions;

@@ -46,7 +46,7 @@ impl TestPlatform {
         name: &str,
         database_url: Option<String>,
     ) -> TestPlatform {
-        Self::start_full(role, name, database_url, pf_server::job_handlers()).await
+        Self::start_full(role, name, database_url, pf_server::job_handlers(), None).await
     }
 
     /// Like [`TestPlatform::start`], with extra job handlers (test job kinds).
@@ -55,7 +55,17 @@ impl TestPlatform {
         name: &str,
         handlers: pf_server::jobs::Registry,
     ) -> TestPlatform {
-        Self::start_full(role, name, None, handlers).await
+        Self::start_full(role, name, None, handlers, None).await
+    }
+
+    /// Like [`TestPlatform::start`], with the network rules on `clock` (e.g. a
+    /// `pf_net::ManualClock`, to test expiry without waiting).
+    pub async fn start_with_clock(
+        role: PlatformRole,
+        name: &str,
+        clock: std::sync::Arc<dyn pf_net::Clock>,
+    ) -> TestPlatform {
+        Self::start_full(role, name, None, pf_server::job_handlers(), Some(clock)).await
     }
 
     async fn start_full(
@@ -63,6 +73,7 @@ impl TestPlatform {
         name: &str,
         database_url: Option<String>,
         handlers: pf_server::jobs::Registry,
+        clock: Option<std::sync::Arc<dyn pf_net::Clock>>,
     ) -> TestPlatform {
         // Server logs (internal errors included) show in the output of a failing test.
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
@@ -86,6 +97,9 @@ impl TestPlatform {
         let mut config = (*platform.config).clone();
         config.jobs.retry_base_seconds = 0;
         platform.config = std::sync::Arc::new(config);
+        if let Some(clock) = clock {
+            platform.clock = clock;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let shutdown = async {
             let _ = rx.await;

@@ -4,6 +4,7 @@ mod archives;
 mod courses;
 mod demo;
 mod jobs;
+mod network;
 mod people;
 mod platform;
 mod sessions;
@@ -51,6 +52,18 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Outbox(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             sessions::outbox(&p, &actor, cmd, cli.json).await
+        }
+        Command::Peer(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            network::peer(&p, &actor, cmd, cli.json).await
+        }
+        Command::Network(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            network::network(&p, &actor, cmd, cli.json).await
+        }
+        Command::Keys(cmd) => {
+            let (p, _) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            network::keys(&p, cmd, cli.json).await
         }
     }
 }

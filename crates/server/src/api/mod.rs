@@ -4,6 +4,7 @@
 mod archives;
 mod handlers;
 mod jobs;
+mod peers;
 pub use handlers::course_doc;
 mod openapi;
 mod sessions;
@@ -61,6 +62,8 @@ pub fn router() -> Router<AppState> {
             "/courses/{id}/archives",
             get(archives::archives).post(archives::make_archive),
         )
+        .route("/peers", get(peers::list))
+        .route("/peers/{id}", axum::routing::patch(peers::update))
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
 }
 

@@ -117,6 +117,13 @@ pub async fn document() -> Json<Value> {
             "/users": {
                 "get": operation("Every account (administrators)", "200", array_of("User"), None),
                 "post": operation("Create a local account (administrators)", "201", schema_ref("Created"), Some(schema_ref("NewUser")))
+            },
+            "/peers": {
+                "get": operation("Paired platforms (administrators)", "200", array_of("Peer"), None)
+            },
+            "/peers/{id}": {
+                "parameters": id_param,
+                "patch": operation("Change a peer's grants or status (administrators)", "200", schema_ref("Peer"), Some(schema_ref("PeerPatch")))
             }
         },
         "components": {
@@ -133,6 +140,11 @@ pub async fn document() -> Json<Value> {
                     "result": {}, "transport": { "type": ["string", "null"] }, "idempotency_key": { "type": "string" },
                     "actor": { "type": "string" }, "attempts": { "type": "integer" }, "created": { "type": "string" } } },
                 "Created": { "type": "object", "required": ["id"], "properties": { "id": { "type": "integer" } } },
+                "Peer": { "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "url": { "type": "string" },
+                    "role": { "type": ["string", "null"] }, "fingerprint": { "type": "string" }, "last_scan": { "type": ["string", "null"], "format": "date-time" },
+                    "status": { "enum": ["active", "disabled"] }, "grants": { "type": "array", "items": { "enum": ["publish", "deploy", "retrofit", "sessions"] } } } },
+                "PeerPatch": { "type": "object", "additionalProperties": false, "properties": {
+                    "grants": { "type": "array", "items": { "enum": ["publish", "deploy", "retrofit", "sessions"] } }, "status": { "enum": ["active", "disabled"] } } },
                 "Category": { "type": "object", "properties": { "id": { "type": "integer" }, "parent": { "type": ["integer", "null"] },
                     "name": { "type": "string" }, "idnumber": { "type": "string" }, "path": { "type": "string" } } },
                 "NewCategory": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" },

@@ -4,11 +4,15 @@
 //! context, changes the store, and appends an audit entry. Handlers and CLI commands only parse
 //! input and render output; they never reach the store for a change directly.
 
+pub mod admission;
 pub mod archives;
 pub mod categories;
 pub mod courses;
+pub mod discovery;
 pub mod housekeeping;
 pub mod jobs;
+pub mod pairing;
+pub mod peers;
 pub mod profile;
 pub mod sessions;
 pub mod tokens;

@@ -107,6 +107,7 @@ const EDITABLE_SETTINGS: &[(&str, i64)] = &[
     (settings::TRASH_DAYS, 30),
     (settings::AUDIT_DAYS, 365),
     (settings::ARCHIVES_KEPT, 3),
+    (settings::SCAN_HOURS, 12),
 ];
 
 /// The settings page.

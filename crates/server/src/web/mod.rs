@@ -10,6 +10,7 @@ pub mod forms;
 pub mod front;
 pub mod jobs;
 pub mod login;
+pub mod network;
 pub mod profile;
 pub mod render;
 pub mod session;
@@ -149,6 +150,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/mail",
             get(sessions::templates).post(sessions::template_save),
         )
+        .route("/admin/network", get(network::page))
+        .route("/admin/network/invite", post(network::invite))
+        .route("/admin/network/add", post(network::add))
+        .route("/admin/network/scan", post(network::scan))
+        .route("/admin/network/{id}", post(network::change))
         .route("/static/style.css", get(stylesheet))
         .route("/static/jobs.js", get(script))
         .layer(axum::middleware::from_fn_with_state(state, error_pages))

@@ -43,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "admin_mail.html",
     "archives.html",
     "import_done.html",
+    "network.html",
     "account.html",
 ];
 
