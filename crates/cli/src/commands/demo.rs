@@ -81,18 +81,10 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "publishflow demo: four platforms on this machine (Ctrl-C stops them)\n"
-    )?;
+    let mut handles = Vec::new();
     for (name, url, platform, listener) in running {
-        let password = logins
-            .get(&name)
-            .map(String::as_str)
-            .unwrap_or("(set before; see your notes)");
-        writeln!(out, "  {name:<11} {url:<24} login: admin / {password}")?;
         let mut rx = stop_rx.clone();
+        handles.push((name, url, platform.clone()));
         servers.push(tokio::spawn(pf_server::serve(
             platform,
             listener,
@@ -101,21 +93,81 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
             },
         )));
     }
+    // The servers answer pairing requests now; pair the network and learn each other's trees.
+    let pairing = pair_network(&handles).await;
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "\nThe sample course is on the factory: {}/course/{course}",
-        factory_url
+        "publishflow demo: four platforms on this machine (Ctrl-C stops them)\n"
     )?;
+    for (name, url, _) in &handles {
+        let password = logins
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or("(set before; see your notes)");
+        writeln!(out, "  {name:<11} {url:<24} login: admin / {password}")?;
+    }
     writeln!(
         out,
-        "Pairing and publishing arrive with the network; until then each platform runs on its own."
+        "\nThe sample course is on the factory: {factory_url}/course/{course}"
     )?;
+    match pairing {
+        Ok(()) => writeln!(
+            out,
+            "The platforms are paired and scanned: see Network on each one."
+        )?,
+        Err(e) => writeln!(
+            out,
+            "Pairing failed ({}); the platforms run on their own.",
+            e.message
+        )?,
+    }
     out.flush()?;
     drop(out);
     super::platform::shutdown_signal().await;
     let _ = stop_tx.send(true);
     for server in servers {
         let _ = server.await;
+    }
+    Ok(())
+}
+
+/// Who pairs with whom: the catalog with everyone, the factory with the training platforms
+/// (deploy for test, retrofit).
+const PAIRS: &[(usize, usize)] = &[(0, 1), (1, 2), (1, 3), (0, 2), (0, 3)];
+
+/// Pairs the demo platforms that are not paired yet, then scans every peer.
+async fn pair_network(platforms: &[(String, String, Platform)]) -> Result<(), AppError> {
+    let admin_of = |p: &Platform| {
+        let p = p.clone();
+        async move {
+            let admin = p
+                .store
+                .local_user(&pf_domain::user::Username::parse("admin")?)
+                .await?;
+            Ok::<_, AppError>(Actor::user(admin, Via::Cli))
+        }
+    };
+    for (a, b) in PAIRS {
+        let (_, _, inviter) = &platforms[*a];
+        let (b_name, _, redeemer) = &platforms[*b];
+        let (a_name, a_url, _) = &platforms[*a];
+        let known = redeemer
+            .store
+            .peers()
+            .await?
+            .into_iter()
+            .any(|peer| peer.name == *a_name);
+        if known {
+            continue;
+        }
+        let code = pf_server::services::pairing::invite(inviter, &admin_of(inviter).await?).await?;
+        pf_server::services::pairing::redeem(redeemer, &admin_of(redeemer).await?, a_url, &code)
+            .await?;
+        tracing::info!(inviter = %a_name, redeemer = %b_name, "paired");
+    }
+    for (_, _, p) in platforms {
+        pf_server::services::discovery::scan_all(p, None).await?;
     }
     Ok(())
 }

@@ -314,7 +314,8 @@ fn demo_starts_four_platforms_with_a_sample_course() {
         if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
             urls.push(url.to_string());
         }
-        if line.starts_with("The sample course") {
+        if line.starts_with("The platforms are paired") || line.starts_with("Pairing failed") {
+            assert!(line.starts_with("The platforms are paired"), "{line}");
             break;
         }
     }
@@ -357,6 +358,27 @@ fn demo_starts_four_platforms_with_a_sample_course() {
     }
     assert_eq!(shown["files"].as_array().unwrap().len(), 2);
     assert_eq!(mode(&dir.join("logins.json")), 0o600);
+    // Paired as a network: the catalog knows the factory and both training platforms, with roles
+    // learned and trees scanned.
+    let peers = run_cli(bin(), &dir.join("catalog"), &["peer", "list", "--json"]).json();
+    let mut roles: Vec<_> = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap_or("?").to_string())
+        .collect();
+    roles.sort();
+    assert_eq!(roles, ["factory", "training", "training"], "{peers}");
+    assert!(
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| !p["last_scan"].is_null()),
+        "{peers}"
+    );
+    let factory_peers = run_cli(bin(), &dir.join("factory"), &["peer", "list", "--json"]).json();
+    assert_eq!(factory_peers.as_array().unwrap().len(), 3);
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
