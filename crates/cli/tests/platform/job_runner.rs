@@ -87,6 +87,16 @@ async fn jobs_run_once_retry_report_progress_and_cancel() {
         .register("test.panics", Panics);
     let f = TestPlatform::start_with_handlers(PlatformRole::Factory, "f", handlers).await;
     let actor = admin(&f).await;
+    let update = pf_store::UserUpdate {
+        email: Some("admin@example.org".into()),
+        lang: Some("fr".into()),
+        ..Default::default()
+    };
+    f.platform
+        .store
+        .update_user(actor.user.as_ref().unwrap().id, update)
+        .await
+        .unwrap();
 
     // One key, one job, one run.
     let (job, created) = enqueue(
@@ -120,6 +130,16 @@ async fn jobs_run_once_retry_report_progress_and_cancel() {
         f.cli(bin(), &["jobs", "watch", &job.id.to_string()]).code,
         0
     );
+    // The user who asked is told, in their language (no SMTP configured: the outbox keeps it).
+    let outbox = f.cli(bin(), &["outbox", "list", "--json"]).json();
+    let tag = format!("test.steps #{}", job.id);
+    let done_mail = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m.to_string().contains(&tag));
+    let done_mail = done_mail.unwrap_or_else(|| panic!("no mail for {tag}: {outbox}"));
+    assert!(done_mail.to_string().contains("Terminé"), "{done_mail}");
 
     // Transient failures are retried until they succeed.
     let (flaky, _) = enqueue(

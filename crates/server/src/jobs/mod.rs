@@ -155,6 +155,15 @@ async fn execute(platform: Platform, registry: Registry, runner: String, job: Jo
     let id = job.id;
     let attempts = job.attempts;
     let max_attempts = job.max_attempts;
+    let actor_user = job.actor_user;
+    let job_kind = job.kind.clone();
+    // Handlers name the course they work on in their params; the mail shows it.
+    let course_label = job
+        .params
+        .get("course_label")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     let outcome = match registry.get(&job.kind) {
         None => JobOutcome::Failed {
             code: "failed".into(),
@@ -189,7 +198,57 @@ async fn execute(platform: Platform, registry: Registry, runner: String, job: Jo
             }
         }
     };
+    let ending = match &outcome {
+        JobOutcome::Done(_) => Some((crate::mail::templates::JOB_DONE, String::new())),
+        JobOutcome::Failed { code, message } => Some((
+            crate::mail::templates::JOB_FAILED,
+            format!("{code}: {message}"),
+        )),
+        JobOutcome::Cancelled | JobOutcome::Retry { .. } => None,
+    };
     if let Err(e) = platform.store.finish_job(id, &runner, outcome).await {
         tracing::warn!(job = %id, error = %e, "could not record the end of a job");
+        return;
     }
+    if let (Some((kind, error)), Some(user)) = (ending, actor_user) {
+        // A mail that cannot be queued is logged; it never changes how the job ended.
+        if let Err(e) = notify_end(&platform, id, &job_kind, &course_label, user, kind, error).await
+        {
+            tracing::warn!(job = %id, error = %e, "could not notify the end of a job");
+        }
+    }
+}
+
+/// Tells the user who asked for a job that it ended (SPEC §7), in their language.
+async fn notify_end(
+    platform: &Platform,
+    id: pf_domain::ids::JobId,
+    job_kind: &str,
+    course: &str,
+    user: pf_domain::ids::UserId,
+    kind: &str,
+    error: String,
+) -> Result<(), crate::error::AppError> {
+    let recipient = platform.store.user(user).await?;
+    let url = format!(
+        "{}/jobs/{id}",
+        platform.config.platform.url.trim_end_matches('/')
+    );
+    let values = [
+        ("SITE_NAME", platform.name().await?),
+        ("JOB", format!("{job_kind} #{id}")),
+        ("COURSE", course.to_string()),
+        ("DATE", crate::services::rfc3339(crate::services::now())),
+        ("URL", url),
+        ("ERROR", error),
+    ];
+    crate::mail::notify(
+        platform,
+        kind,
+        &[recipient],
+        &values,
+        serde_json::json!({ "job": id.0 }),
+    )
+    .await?;
+    Ok(())
 }
