@@ -10,6 +10,7 @@
 //! - [`user`]: usernames, home platforms and profile fields.
 //! - [`job`]: job states, progress and retry backoff (SPEC §5).
 //! - [`publication`]: the publication series rules of a catalog (SPEC §5.3).
+//! - [`rules`]: profile rules on trusted profile fields (SPEC §8).
 //! - [`sessions`]: course sessions on training platforms: open / close state machine (SPEC §5.6).
 //!
 //! Inputs become these newtypes at the edge (`parse`, `new`); the inside never re-validates strings.
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod job;
 pub mod platform;
 pub mod publication;
+pub mod rules;
 pub mod sessions;
 pub mod user;
 
