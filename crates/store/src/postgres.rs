@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../migrations/postgres/0005_jobs.sql"),
     },
+    Migration {
+        version: 7,
+        name: "profile_rules",
+        sql: include_str!("../migrations/postgres/0007_profile_rules.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../migrations/sqlite/0005_jobs.sql"),
     },
+    Migration {
+        version: 7,
+        name: "profile_rules",
+        sql: include_str!("../migrations/sqlite/0007_profile_rules.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.

@@ -28,3 +28,6 @@ mod jobs;
 mod network;
 #[path = "conformance/sessions.rs"]
 mod sessions;
+
+#[path = "conformance/rules.rs"]
+mod rules;

@@ -7,7 +7,7 @@ use pf_domain::user::{Home, Username};
 use pf_store::{NewPeer, PeerStatus, RemoteCategoryRecord, StoreError};
 use std::collections::BTreeSet;
 
-fn peer(name: &str, key: &str) -> NewPeer {
+pub fn peer(name: &str, key: &str) -> NewPeer {
     NewPeer {
         name: name.into(),
         url: format!("https://{name}.example"),
