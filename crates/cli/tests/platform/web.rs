@@ -1075,3 +1075,214 @@ async fn housekeeping_removes_only_what_is_past_retention() {
     assert!(left[0].at > now - 60);
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_rules_decide_who_sees_and_consults_courses() {
+    let f = TestPlatform::start(PlatformRole::FactoryCatalog, "common").await;
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(
+        admin
+            .post(
+                "/admin/profile-fields",
+                &[("key", "discipline"), ("editor", "admin")]
+            )
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/admin/profile-fields",
+                &[("key", "hobby"), ("editor", "user")]
+            )
+            .await
+            .status,
+        303
+    );
+    let maths = f.cli(bin(), &["category", "add", "Maths", "--json"]).json()["id"]
+        .as_i64()
+        .unwrap();
+    let algebra = f
+        .cli(
+            bin(),
+            &[
+                "course",
+                "add",
+                "Algebra",
+                "--shortname",
+                "ALG",
+                "--category",
+                &maths.to_string(),
+                "--json",
+            ],
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // Chess lives elsewhere: a category rule also covers every course below it.
+    let clubs = f.cli(bin(), &["category", "add", "Clubs", "--json"]).json()["id"]
+        .as_i64()
+        .unwrap();
+    let chess = f
+        .cli(
+            bin(),
+            &[
+                "course",
+                "add",
+                "Chess club",
+                "--shortname",
+                "CHESS",
+                "--category",
+                &clubs.to_string(),
+                "--json",
+            ],
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let pw = f.dir.path().join("pw");
+    std::fs::write(&pw, "a long password\n").unwrap();
+    for (name, discipline) in [("mia", "maths"), ("hugo", "history")] {
+        let profile = format!("discipline={discipline}");
+        let run = f.cli(
+            bin(),
+            &[
+                "user",
+                "add",
+                name,
+                "--password-file",
+                pw.to_str().unwrap(),
+                "--profile",
+                &profile,
+                "--json",
+            ],
+        );
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    // Rules: maths people consult the Maths category; a rule on a user-editable field.
+    let on_category = format!("category:{maths}");
+    assert_eq!(
+        admin
+            .post(
+                "/admin/rules",
+                &[
+                    ("context", &on_category),
+                    ("grant", "consult"),
+                    ("rule", "discipline = maths")
+                ]
+            )
+            .await
+            .status,
+        303
+    );
+    let on_chess = format!("course:{chess}");
+    assert_eq!(
+        admin
+            .post(
+                "/admin/rules",
+                &[
+                    ("context", &on_chess),
+                    ("grant", "consult"),
+                    ("rule", "hobby = chess")
+                ]
+            )
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/admin/rules",
+                &[
+                    ("context", &on_chess),
+                    ("grant", "consult"),
+                    ("rule", "hobby ~ chess")
+                ]
+            )
+            .await
+            .status,
+        400
+    );
+    let tester = admin.get("/admin/rules").await;
+    assert!(
+        tester.body.contains("mia") && tester.body.contains("discipline = maths"),
+        "the tester shows who would match"
+    );
+
+    let mut mia = f.login("mia", "a long password").await;
+    let page = mia.get(&format!("/category/{maths}")).await;
+    assert!(
+        page.body.contains("Algebra"),
+        "a matching user sees the course"
+    );
+    assert_eq!(
+        mia.get(&format!("/course/{algebra}")).await.status,
+        200,
+        "the rule grants consultation without a role"
+    );
+    // A user-editable field never satisfies a rule, even when its value matches.
+    let mia_id = f
+        .platform
+        .store
+        .local_user(&pf_domain::user::Username::parse("mia").unwrap())
+        .await
+        .unwrap()
+        .id
+        .0;
+    assert_eq!(
+        mia.post(
+            &format!("/user/{mia_id}/profile"),
+            &[("key", "hobby"), ("value", "chess")]
+        )
+        .await
+        .status,
+        303
+    );
+    assert!(!mia
+        .get(&format!("/category/{clubs}"))
+        .await
+        .body
+        .contains("Chess club"));
+    assert_eq!(mia.get(&format!("/course/{chess}")).await.status, 404);
+
+    let mut hugo = f.login("hugo", "a long password").await;
+    let page = hugo.get(&format!("/category/{maths}")).await;
+    assert!(
+        !page.body.contains("Algebra"),
+        "users outside the rules do not see the course"
+    );
+    assert_eq!(hugo.get(&format!("/course/{algebra}")).await.status, 404);
+    // Nor through the API.
+    let token = f
+        .cli(
+            bin(),
+            &["token", "create", "--name", "t", "--as", "hugo", "--json"],
+        )
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let listed: serde_json::Value = http
+        .get(format!("{}/api/v1/courses", f.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!listed.to_string().contains("ALG"), "{listed}");
+    let r = http
+        .get(format!("{}/api/v1/courses/{algebra}", f.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // The admin (who sees hidden courses) is never held back by rules.
+    assert_eq!(admin.get(&format!("/course/{chess}")).await.status, 200);
+    f.stop().await;
+}

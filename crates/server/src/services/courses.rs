@@ -6,6 +6,7 @@ use crate::platform::{settings, Platform};
 use pf_domain::access::{Capability, Context};
 use pf_domain::course::{Fullname, IdNumber, Shortname};
 use pf_domain::ids::{CategoryId, CourseId, SectionId};
+use pf_domain::rules::{RuleGrant, RuleVerdict};
 use pf_store::{CourseQuery, CourseRecord, CourseUpdate, NewActivity, NewCourse};
 
 /// A course's settings as a person typed them (create and edit).
@@ -166,11 +167,17 @@ pub async fn resolve(p: &Platform, reference: &str) -> Result<CourseRecord, AppE
 pub async fn consult(p: &Platform, actor: &Actor, id: CourseId) -> Result<CourseRecord, AppError> {
     let course = p.store.course(id).await?;
     let ctx = Context::Course(id);
-    let allowed = if course.visible {
-        p.can(actor, Capability::CourseView, ctx).await?
-            || p.can(actor, Capability::CourseViewHidden, ctx).await?
-    } else {
-        p.can(actor, Capability::CourseViewHidden, ctx).await?
+    // Profile rules (SPEC §8) grant consultation of a visible course, and hide it from everyone
+    // outside them who does not see hidden courses anyway.
+    let rules = super::rules::course_verdict(p, actor, id, RuleGrant::Consult).await?;
+    let allowed = match (course.visible, rules) {
+        (_, RuleVerdict::Outside) => false,
+        (true, RuleVerdict::Granted) => true,
+        (true, RuleVerdict::NoRules) => {
+            p.can(actor, Capability::CourseView, ctx).await?
+                || p.can(actor, Capability::CourseViewHidden, ctx).await?
+        }
+        (false, _) => p.can(actor, Capability::CourseViewHidden, ctx).await?,
     };
     if allowed {
         Ok(course)
@@ -210,7 +217,21 @@ pub async fn list(
         limit,
     };
     let total = p.store.count_courses(query.clone()).await?;
-    Ok((p.store.courses(query).await?, total))
+    let mut courses = p.store.courses(query).await?;
+    if super::rules::any_rules(p).await? {
+        // Users outside a course's consult rules do not see it at all, in lists either. (The
+        // total still counts it: paging stays stable; the page may hold fewer entries.)
+        let mut kept = Vec::with_capacity(courses.len());
+        for c in courses {
+            if super::rules::course_verdict(p, actor, c.id, RuleGrant::Consult).await?
+                != RuleVerdict::Outside
+            {
+                kept.push(c);
+            }
+        }
+        courses = kept;
+    }
+    Ok((courses, total))
 }
 
 /// Moves a course to the trash (restorable for the retention period); needs `course:update`.

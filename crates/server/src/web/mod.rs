@@ -13,6 +13,7 @@ pub mod login;
 pub mod network;
 pub mod profile;
 pub mod render;
+pub mod rules;
 pub mod session;
 pub mod sessions;
 
@@ -125,6 +126,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/roles", get(admin::roles).post(admin::roles_save))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/trash", get(admin::trash))
+        .route("/admin/rules", get(rules::page).post(rules::add))
+        .route("/admin/rules/{id}/remove", post(rules::remove))
+        .route("/admin/rules/trust/{peer}", post(rules::trust))
         .route(
             "/admin/profile-fields",
             get(profile::fields).post(profile::define),

@@ -44,6 +44,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "archives.html",
     "import_done.html",
     "network.html",
+    "admin_rules.html",
     "account.html",
 ];
 
