@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../migrations/postgres/0005_jobs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "publishing",
+        sql: include_str!("../migrations/postgres/0006_publishing.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

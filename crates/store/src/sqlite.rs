@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../migrations/sqlite/0005_jobs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "publishing",
+        sql: include_str!("../migrations/sqlite/0006_publishing.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.
