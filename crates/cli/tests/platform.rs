@@ -18,6 +18,9 @@ fn bin() -> &'static Path {
 #[path = "platform/archives.rs"]
 mod archives;
 
+#[path = "platform/publishing.rs"]
+mod publishing;
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

@@ -378,14 +378,24 @@ impl Store {
         .bind(i64::from(free))
         .execute(self.pool())
         .await
-        .map_err(|e| on_write(e, || format!("course {course}"), || format!("course {course}")))?;
+        .map_err(|e| {
+            on_write(
+                e,
+                || format!("course {course}"),
+                || format!("course {course}"),
+            )
+        })?;
         Ok(())
     }
 }
 
 impl Store {
     /// Records the peer a job deals with (the sender of a received transfer).
-    pub async fn set_job_peer(&self, job: pf_domain::ids::JobId, peer: pf_domain::ids::PeerId) -> StoreResult<()> {
+    pub async fn set_job_peer(
+        &self,
+        job: pf_domain::ids::JobId,
+        peer: pf_domain::ids::PeerId,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE jobs SET peer_id = $2 WHERE id = $1")
             .bind(job.0)
             .bind(peer.0)

@@ -138,7 +138,12 @@ pub async fn publication(
 }
 
 /// `course lineage COURSE`.
-pub async fn lineage(p: &Platform, actor: &Actor, course: &str, json: bool) -> Result<(), AppError> {
+pub async fn lineage(
+    p: &Platform,
+    actor: &Actor,
+    course: &str,
+    json: bool,
+) -> Result<(), AppError> {
     let course = courses::resolve(p, course).await?;
     let docs = ops::lineage(p, actor, course.id).await?;
     emit(json, &docs, || {

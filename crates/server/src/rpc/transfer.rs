@@ -85,7 +85,10 @@ pub async fn status(
     Extension(call): Extension<RpcCall>,
     Query(q): Query<ByIdnumber>,
 ) -> Result<Response, AppError> {
-    Ok(Json(ops::series_status(&state.platform, &call.peer, q.idnumber.trim()).await?).into_response())
+    Ok(
+        Json(ops::series_status(&state.platform, &call.peer, q.idnumber.trim()).await?)
+            .into_response(),
+    )
 }
 
 /// The body of `POST /rpc/publication`.

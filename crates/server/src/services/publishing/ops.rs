@@ -135,11 +135,17 @@ pub async fn start(
     if !allowed {
         return Err(AppError::new(
             ErrorCode::MissingCapability,
-            format!("this platform's duties do not include {}", super::kind_of(op)),
+            format!(
+                "this platform's duties do not include {}",
+                super::kind_of(op)
+            ),
         ));
     }
     let course = p.store.course(CourseId(req.course)).await?;
-    if source_capabilities(p, actor, op, course.id).await?.is_empty() {
+    if source_capabilities(p, actor, op, course.id)
+        .await?
+        .is_empty()
+    {
         return Err(AppError::forbidden(op.source_capabilities()[0]));
     }
     let peer = target_peer(p, op, req.peer.as_deref()).await?;
@@ -292,7 +298,16 @@ pub async fn apply_publication(
     asserted: &[Capability],
 ) -> Result<serde_json::Value, AppError> {
     let context = landing_context(p, Operation::Publish, None, None).await?;
-    let admission = admit(p, peer, username, Operation::Publish, context, asserted, true).await?;
+    let admission = admit(
+        p,
+        peer,
+        username,
+        Operation::Publish,
+        context,
+        asserted,
+        true,
+    )
+    .await?;
     let (courses, visible) = match plan_for(p, mode, idnumber, &peer.key_id).await? {
         Plan::Show(c) => (vec![c], true),
         Plan::Hide(cs) => (cs, false),
@@ -300,7 +315,9 @@ pub async fn apply_publication(
             return Err(AppError::bad_request("publish and update move an archive"))
         }
     };
-    p.store.set_courses_visible(&courses, visible, now()).await?;
+    p.store
+        .set_courses_visible(&courses, visible, now())
+        .await?;
     if let Some(account) = admission.account {
         p.audit(
             &Actor::user(account, crate::services::Via::Api),
@@ -331,7 +348,10 @@ pub async fn publication_status(
         let query = serde_urlencoded::to_string([("idnumber", record.idnumber.as_str())])
             .map_err(AppError::internal)?;
         let path = format!("/rpc/publication?{query}");
-        let entry = match caller.get_json::<serde_json::Value>(&peer, &path, None).await {
+        let entry = match caller
+            .get_json::<serde_json::Value>(&peer, &path, None)
+            .await
+        {
             Ok(mut doc) => {
                 doc["peer_id"] = peer.id.0.into();
                 doc

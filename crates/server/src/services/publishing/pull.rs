@@ -33,7 +33,10 @@ pub fn staging_for(p: &Platform, job_key: &str) -> Result<PathBuf, AppError> {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .take(80)
         .collect();
-    Ok(root.join(format!("recv-{safe}-{}", pf_net::sha256_hex(job_key.as_bytes()))))
+    Ok(root.join(format!(
+        "recv-{safe}-{}",
+        pf_net::sha256_hex(job_key.as_bytes())
+    )))
 }
 
 /// The parts the blob store lacks.
@@ -119,7 +122,10 @@ pub async fn pull(
         .map_err(|e| JobError::Final(AppError::internal(e)))?
         .map_err(|e| JobError::Final(e.into()))?;
         if !promoted {
-            return Err(part_failed(part, "the received bytes fail the SHA-256 check"));
+            return Err(part_failed(
+                part,
+                "the received bytes fail the SHA-256 check",
+            ));
         }
         progress.bytes_done += part.size as i64;
         progress.steps_done += 1;
@@ -140,7 +146,10 @@ async fn fetch(
     let url = format!("{base}/transfer/parts/{}", part.sha256);
     let mut last_error = String::new();
     for _ in 0..PART_ATTEMPTS {
-        let have = tokio::fs::metadata(dest).await.map(|m| m.len()).unwrap_or(0);
+        let have = tokio::fs::metadata(dest)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
         if have == part.size {
             return Ok(());
         }
@@ -148,9 +157,7 @@ async fn fetch(
             let _ = tokio::fs::remove_file(dest).await;
             continue;
         }
-        let mut request = http
-            .get(&url)
-            .header(TICKET_HEADER, source.ticket.as_str());
+        let mut request = http.get(&url).header(TICKET_HEADER, source.ticket.as_str());
         if have > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
@@ -201,9 +208,14 @@ async fn fetch(
             }
         }
         file.flush().await.map_err(|e| JobError::Final(e.into()))?;
-        file.sync_all().await.map_err(|e| JobError::Final(e.into()))?;
+        file.sync_all()
+            .await
+            .map_err(|e| JobError::Final(e.into()))?;
     }
-    let have = tokio::fs::metadata(dest).await.map(|m| m.len()).unwrap_or(0);
+    let have = tokio::fs::metadata(dest)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
     if have == part.size {
         return Ok(());
     }

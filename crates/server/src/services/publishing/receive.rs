@@ -19,9 +19,9 @@ use pf_domain::course::IdNumber;
 use pf_domain::ids::{CourseId, PeerId, UserId};
 use pf_domain::job::{JobState, Progress};
 use pf_domain::publication::{self, Plan, PublishMode, Refusal, Series, Version};
+use pf_domain::user::Username;
 use pf_mbz::transport::SKELETON;
 use pf_store::{JobRecord, Lineage, NewVersion, PeerRecord, ReceivedArchive, ReceivedCourse};
-use pf_domain::user::Username;
 use serde::{Deserialize, Serialize};
 
 /// The job kind of the receiving side.
@@ -40,10 +40,22 @@ struct Params {
 /// A refusal of the publication rules as the error users see.
 pub fn refusal(r: Refusal, idnumber: &str) -> AppError {
     let (code, message) = match r {
-        Refusal::NoIdnumber => (ErrorCode::BadRequest, "the course has no idnumber: index it first".to_string()),
-        Refusal::IdnumberTaken => (ErrorCode::IdnumberTaken, format!("idnumber {idnumber} belongs to another source's series")),
-        Refusal::AlreadyPublished => (ErrorCode::AlreadyPublished, format!("{idnumber} is already published: use republish or update")),
-        Refusal::NotPublished => (ErrorCode::UnknownRecord, format!("{idnumber} is not published here")),
+        Refusal::NoIdnumber => (
+            ErrorCode::BadRequest,
+            "the course has no idnumber: index it first".to_string(),
+        ),
+        Refusal::IdnumberTaken => (
+            ErrorCode::IdnumberTaken,
+            format!("idnumber {idnumber} belongs to another source's series"),
+        ),
+        Refusal::AlreadyPublished => (
+            ErrorCode::AlreadyPublished,
+            format!("{idnumber} is already published: use republish or update"),
+        ),
+        Refusal::NotPublished => (
+            ErrorCode::UnknownRecord,
+            format!("{idnumber} is not published here"),
+        ),
     };
     AppError::new(code, message)
 }
@@ -102,7 +114,16 @@ pub async fn accept_offer(
     let Context::Category(category) = context else {
         return Err(AppError::internal("a transfer lands in a category"));
     };
-    let admission = admit(p, peer, username, offer.operation, context, &offer.asserted, true).await?;
+    let admission = admit(
+        p,
+        peer,
+        username,
+        offer.operation,
+        context,
+        &offer.asserted,
+        true,
+    )
+    .await?;
     let account = admission
         .account
         .ok_or_else(|| AppError::internal("admitted without an account"))?;
@@ -147,7 +168,12 @@ impl JobHandler for Receive {
     }
 }
 
-fn result_of(p_name: &str, course: i64, shortname: &str, version: Option<i64>) -> serde_json::Value {
+fn result_of(
+    p_name: &str,
+    course: i64,
+    shortname: &str,
+    version: Option<i64>,
+) -> serde_json::Value {
     serde_json::json!({ "platform": p_name, "course_id": course, "shortname": shortname, "version": version })
 }
 
@@ -160,7 +186,12 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     // Idempotent: a commit that happened before a crash is found by its job key.
     if let Some(edge) = p.store.lineage_by_key(&job.idempotency_key).await? {
         let course = p.store.course(CourseId(edge.target_course)).await?;
-        return Ok(result_of(&me, course.id.0, course.shortname.as_str(), edge.version));
+        return Ok(result_of(
+            &me,
+            course.id.0,
+            course.shortname.as_str(),
+            edge.version,
+        ));
     }
     let peer = p.store.peer(PeerId(params.peer)).await?;
     let offer = &params.offer;
@@ -169,12 +200,25 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let account = p.store.user(UserId(params.account)).await?;
     let username = account.username.clone();
     let context = Context::Category(pf_domain::ids::CategoryId(params.category));
-    admit(&p, &peer, &username, offer.operation, context, &offer.asserted, false).await?;
+    admit(
+        &p,
+        &peer,
+        &username,
+        offer.operation,
+        context,
+        &offer.asserted,
+        false,
+    )
+    .await?;
     let (version, visible) = match offer.operation {
         Operation::Publish => {
             let mode = offer.mode.unwrap_or(PublishMode::Publish);
             match plan_for(&p, mode, &manifest.idnumber, &peer.key_id).await? {
-                Plan::Restore { number, visible, hide } => (
+                Plan::Restore {
+                    number,
+                    visible,
+                    hide,
+                } => (
                     Some(NewVersion {
                         idnumber: manifest.idnumber.clone(),
                         source: peer.key_id.clone(),
@@ -183,7 +227,11 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
                     }),
                     visible,
                 ),
-                _ => return Err(JobError::Final(AppError::bad_request("this mode moves no archive"))),
+                _ => {
+                    return Err(JobError::Final(AppError::bad_request(
+                        "this mode moves no archive",
+                    )))
+                }
             }
         }
         _ => (None, false),
@@ -239,13 +287,22 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     tree.course.visible = visible;
     tree.course.idnumber = IdNumber::parse(&manifest.idnumber)?;
     let enrol = if offer.operation == Operation::Deploy {
-        let role = p.store.setting(DEPLOY_ROLE).await?.unwrap_or_else(|| "editingteacher".into());
+        let role = p
+            .store
+            .setting(DEPLOY_ROLE)
+            .await?
+            .unwrap_or_else(|| "editingteacher".into());
         Some((account.id, role))
     } else {
         None
     };
     let version_number = version.as_ref().map(|v| v.number);
-    let skeleton = manifest.parts.iter().find(|x| x.path == SKELETON).map(|x| x.sha256.clone()).unwrap_or_default();
+    let skeleton = manifest
+        .parts
+        .iter()
+        .find(|x| x.path == SKELETON)
+        .map(|x| x.sha256.clone())
+        .unwrap_or_default();
     let created = p
         .store
         .receive_course(ReceivedCourse {
@@ -290,7 +347,12 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     progress.steps_done = progress.steps_total;
     progress.step = "done".into();
     ctx.progress(&progress).await?;
-    Ok(result_of(&me, created.id.0, created.shortname.as_str(), version_number))
+    Ok(result_of(
+        &me,
+        created.id.0,
+        created.shortname.as_str(),
+        version_number,
+    ))
 }
 
 fn context_category(c: Context) -> pf_domain::ids::CategoryId {

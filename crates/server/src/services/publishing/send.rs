@@ -187,7 +187,11 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
         }
     };
     let result = done["result"].clone();
-    if p.store.lineage_by_key(&job.idempotency_key).await?.is_none() {
+    if p.store
+        .lineage_by_key(&job.idempotency_key)
+        .await?
+        .is_none()
+    {
         p.store
             .add_lineage(&Lineage {
                 operation: super::kind_of(op).into(),
