@@ -68,6 +68,15 @@ pub enum Command {
     /// This platform's identity key.
     #[command(subcommand)]
     Keys(crate::network_args::KeysCommand),
+    /// Publish a course to a catalog (a job).
+    Publish(crate::publish_args::PublishArgs),
+    /// Deploy a course to a training platform (a job).
+    Deploy(crate::publish_args::DeployArgs),
+    /// Send a course back to its factory (a job).
+    Retrofit(crate::publish_args::RetrofitArgs),
+    /// Publication series as the factory sees them.
+    #[command(subcommand)]
+    Publication(crate::publish_args::PublicationCommand),
 }
 
 /// `jobs …`
@@ -294,6 +303,25 @@ pub enum CourseCommand {
         /// Replace the content of this existing course instead (it keeps its names and category).
         #[arg(long)]
         into: Option<String>,
+    },
+    /// Lineage edges: where the course came from and where its copies went.
+    Lineage {
+        /// The course.
+        course: String,
+    },
+    /// The publishflow panel's per-course settings.
+    Set {
+        /// The course.
+        course: String,
+        /// A file whose first line becomes the course's deploy key.
+        #[arg(long, conflicts_with = "no_deploy_key")]
+        deploy_key_file: Option<PathBuf>,
+        /// Remove the deploy key.
+        #[arg(long)]
+        no_deploy_key: bool,
+        /// Whether deployers may choose the target category: on or off.
+        #[arg(long)]
+        free_category: Option<String>,
     },
     /// Write a `.mbz` Moodle restores, without user data.
     Export {

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod network_args;
 mod output;
+mod publish_args;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -32,5 +32,8 @@ mod archives;
 #[path = "platform/network.rs"]
 mod network;
 
+#[path = "platform/publishing.rs"]
+mod publishing;
+
 #[path = "platform/sessions.rs"]
 mod sessions;

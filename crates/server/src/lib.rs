@@ -49,7 +49,9 @@ pub fn app(platform: platform::Platform) -> Router {
 
 /// The job handlers this build of publishflow knows.
 pub fn job_handlers() -> jobs::Registry {
-    jobs::Registry::default()
+    let mut registry = jobs::Registry::default();
+    services::publishing::register(&mut registry);
+    registry
 }
 
 /// Serves a platform on `listener` until `shutdown` resolves, then finishes in-flight requests.

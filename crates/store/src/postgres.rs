@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0005_jobs.sql"),
     },
     Migration {
+        version: 6,
+        name: "publishing",
+        sql: include_str!("../migrations/postgres/0006_publishing.sql"),
+    },
+    Migration {
         version: 7,
         name: "profile_rules",
         sql: include_str!("../migrations/postgres/0007_profile_rules.sql"),

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_jobs.sql"),
     },
     Migration {
+        version: 6,
+        name: "publishing",
+        sql: include_str!("../migrations/sqlite/0006_publishing.sql"),
+    },
+    Migration {
         version: 7,
         name: "profile_rules",
         sql: include_str!("../migrations/sqlite/0007_profile_rules.sql"),

@@ -104,6 +104,13 @@ impl TestPlatform {
         let shutdown = async {
             let _ = rx.await;
         };
+        // Operation commands of the CLI need to see a running server on the data dir.
+        let marker = pf_server::presence::ServerMarker {
+            listen: listener.local_addr().expect("local addr"),
+            url: url.clone(),
+            pid: std::process::id(),
+        };
+        pf_server::presence::announce(&data, &marker).expect("announce the server");
         let server = tokio::spawn(pf_server::serve_with(
             platform.clone(),
             listener,

@@ -25,6 +25,25 @@ pub async fn course(
             category,
             into,
         } => super::archives::import(p, actor, &file, category, into, json).await?,
+        CourseCommand::Lineage { course } => {
+            super::publishing::lineage(p, actor, &course, json).await?
+        }
+        CourseCommand::Set {
+            course,
+            deploy_key_file,
+            no_deploy_key,
+            free_category,
+        } => {
+            super::publishing::set(
+                p,
+                actor,
+                &course,
+                deploy_key_file,
+                no_deploy_key,
+                free_category,
+            )
+            .await?
+        }
         CourseCommand::Export { course, output } => {
             super::archives::export(p, actor, &course, &output, json).await?
         }

@@ -7,6 +7,7 @@ mod jobs;
 mod network;
 mod people;
 mod platform;
+mod publishing;
 mod sessions;
 
 use crate::args::{Cli, Command};
@@ -61,11 +62,38 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             network::network(&p, &actor, cmd, cli.json).await
         }
+        Command::Publish(args) => {
+            let (p, actor) = open_running(&cli.data_dir, cli.as_user.as_deref()).await?;
+            publishing::publish(&p, &actor, args, cli.json).await
+        }
+        Command::Deploy(args) => {
+            let (p, actor) = open_running(&cli.data_dir, cli.as_user.as_deref()).await?;
+            publishing::deploy(&p, &actor, args, cli.json).await
+        }
+        Command::Retrofit(args) => {
+            let (p, actor) = open_running(&cli.data_dir, cli.as_user.as_deref()).await?;
+            publishing::retrofit(&p, &actor, args, cli.json).await
+        }
+        Command::Publication(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            publishing::publication(&p, &actor, cmd, cli.json).await
+        }
         Command::Keys(cmd) => {
             let (p, _) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             network::keys(&p, cmd, cli.json).await
         }
     }
+}
+
+/// Like [`open`], for operation commands: a job needs the server that runs it.
+async fn open_running(dir: &Path, as_user: Option<&str>) -> Result<(Platform, Actor), AppError> {
+    if pf_server::presence::running_server(dir).is_none() {
+        return Err(AppError::new(
+            pf_api::ErrorCode::Failed,
+            "no server is running on this data dir",
+        ));
+    }
+    open(dir, as_user).await
 }
 
 /// Opens the data dir and decides who acts: `--as USER`, else the platform admin.

@@ -27,6 +27,18 @@ impl From<AppError> for JobError {
     }
 }
 
+impl From<pf_store::StoreError> for JobError {
+    fn from(e: pf_store::StoreError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<pf_domain::DomainError> for JobError {
+    fn from(e: pf_domain::DomainError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
 /// A claimed job, as its handler sees it.
 pub struct JobContext {
     /// The platform.

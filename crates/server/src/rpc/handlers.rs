@@ -19,7 +19,7 @@ use pf_net::{AssertionError, PublicKey};
 use pf_store::CourseQuery;
 use serde::Deserialize;
 
-fn labelled(label: String, body: impl IntoResponse) -> Response {
+pub(super) fn labelled(label: String, body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     response.extensions_mut().insert(ActingLabel(label));
     response
@@ -27,7 +27,7 @@ fn labelled(label: String, body: impl IntoResponse) -> Response {
 
 /// The acting user of a call: the assertion must be signed by the calling peer, for us, about
 /// one of the caller's own users.
-fn acting_user(state: &AppState, call: &RpcCall) -> Result<Username, AppError> {
+pub(super) fn acting_user(state: &AppState, call: &RpcCall) -> Result<Username, AppError> {
     let p = &state.platform;
     let token = call
         .verified

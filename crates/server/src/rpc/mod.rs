@@ -10,6 +10,8 @@
 pub mod caller;
 mod handlers;
 mod pair;
+mod parts;
+mod transfer;
 
 pub use caller::PeerCaller;
 
@@ -57,11 +59,23 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(handlers::course_exists).fallback(unknown),
         )
         .route("/rpc/sessions", get(handlers::sessions).fallback(unknown))
+        .route("/rpc/offer", post(transfer::offer).fallback(unknown))
+        .route("/rpc/jobs/{id}", get(transfer::job).fallback(unknown))
+        .route("/rpc/ticket", post(transfer::renew).fallback(unknown))
+        .route(
+            "/rpc/publication",
+            get(transfer::status)
+                .post(transfer::change)
+                .fallback(unknown),
+        )
         .route("/rpc", any(unknown))
         .route("/rpc/", any(unknown))
         .route("/rpc/{*rest}", any(unknown))
         .layer(axum::middleware::from_fn_with_state(state, guard));
-    Router::new().route("/pair", post(pair::pair)).merge(rpc)
+    Router::new()
+        .route("/pair", post(pair::pair))
+        .route("/transfer/parts/{sha256}", get(parts::serve))
+        .merge(rpc)
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod pairing;
 pub mod peers;
 pub mod profile;
+pub mod publishing;
 pub mod rules;
 pub mod sessions;
 pub mod tokens;

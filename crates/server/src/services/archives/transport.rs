@@ -124,6 +124,50 @@ pub async fn download(
     Ok((scratch, path, rec))
 }
 
+/// For operation jobs (which checked their own capability): the course's newest archive, made
+/// first when there is none or the course changed since. A received archive stays current, so
+/// a catalog sends on exactly what it received.
+pub(crate) async fn newest_for_job(
+    p: &Platform,
+    actor: &Actor,
+    course: &CourseRecord,
+) -> Result<ArchiveRecord, AppError> {
+    if let Some(rec) = p.store.archives(course.id).await?.into_iter().next() {
+        if rec.origin == "received" || rec.created_at >= course.updated_at {
+            return Ok(rec);
+        }
+    }
+    let model = export_model(p, course).await?;
+    record(p, actor, course, model, "made").await
+}
+
+/// Assembles an archive in a scratch file and runs the scanner on it (before it leaves).
+pub(crate) async fn scan_archive(p: &Platform, rec: &ArchiveRecord) -> Result<(), AppError> {
+    let manifest = TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
+        .map_err(|e| AppError::internal(format!("stored manifest {}: {e}", rec.id)))?;
+    let scratch = Scratch::new(p)?;
+    let out = scratch.path().join("scan.mbz");
+    let blobs = p.blobs.clone();
+    blocking(move || {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
+        pf_mbz::assemble(
+            &manifest,
+            |part| {
+                blobs
+                    .open(&part.sha256)
+                    .map(|r| Box::new(r) as Box<dyn std::io::Read>)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            },
+            &mut file,
+            &pf_mbz::ExportOptions::default(),
+        )
+        .map_err(write_failed)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        check(&out)
+    })
+    .await
+}
+
 /// Builds the parts, checks the whole export, records the manifest and prunes old archives.
 async fn record(
     p: &Platform,

@@ -1,0 +1,467 @@
+//! Courses moving between real platforms on port 0 (SPEC §5): factory → catalog publications
+//! (series, versions, idempotency), catalog → training deploys, training → factory retrofits,
+//! lineage on both sides, and the refusals that must leave nothing behind.
+
+use super::bin;
+use pf_domain::ids::CourseId;
+use pf_domain::platform::PlatformRole;
+use pf_testkit::{CliRun, TestPlatform};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
+
+fn fixture(part: &str) -> PathBuf {
+    std::fs::read_dir(FIXTURES)
+        .expect("the shared fixtures beside the checkout")
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(part))
+        .unwrap_or_else(|| panic!("no fixture {part}"))
+}
+
+/// Runs the CLI off the runtime's workers (it calls back into servers of this process).
+async fn cli(tp: &TestPlatform, args: &[&str]) -> CliRun {
+    let dir = tp.data_dir();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        pf_testkit::run_cli(bin(), &dir, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+async fn ok(tp: &TestPlatform, args: &[&str]) -> Value {
+    let run = cli(tp, args).await;
+    assert_eq!(run.code, 0, "{args:?}: {run:?}");
+    run.json()
+}
+
+/// `b` redeems `a`'s code (so `b` scanned `a` and knows its role).
+async fn pair(a: &TestPlatform, b: &TestPlatform) {
+    let code = ok(a, &["peer", "invite", "--json"]).await["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(b, &["peer", "add", &a.url, "--code", &code, "--json"]).await;
+}
+
+/// Imports a fixture and gives it an idnumber; returns its id.
+async fn course_from(tp: &TestPlatform, name: &str) -> String {
+    let path = fixture(name);
+    let id = ok(tp, &["course", "import", path.to_str().unwrap(), "--json"]).await["course_id"]
+        .to_string();
+    ok(tp, &["course", "index", &id, "--json"]).await;
+    id
+}
+
+async fn courses(tp: &TestPlatform) -> Vec<Value> {
+    ok(tp, &["course", "list", "--json"])
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn course_json(list: &[Value], id: i64) -> &Value {
+    list.iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no course {id} in {list:?}"))
+}
+
+/// The ids of the categories of `tp`, by name.
+async fn category(tp: &TestPlatform, name: &str) -> i64 {
+    let cats = ok(tp, &["category", "list", "--json"]).await;
+    cats.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no category {name}: {cats}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Exports a course with the CLI and runs the independent scanner on the file.
+async fn scan_export(tp: &TestPlatform, course: i64) -> pf_mbz::ScanReport {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.mbz");
+    let id = course.to_string();
+    let run = cli(tp, &["course", "export", &id, "-o", out.to_str().unwrap()]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    pf_mbz::scan_file(&out, &pf_mbz::Limits::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&c, &f).await;
+    pair(&t, &c).await;
+    pair(&f, &t).await;
+
+    // Publish two fixtures as admin (admission by grant); one carries users.
+    let gap = course_from(&f, "gapfill_example_course").await;
+    let users = course_from(&f, "legacy_course_completion").await;
+    let mut published = Vec::new();
+    for id in [&gap, &users] {
+        let job = ok(&f, &["publish", id, "--wait", "--json"]).await;
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["kind"], "publish");
+        assert_eq!(job["transport"], "http");
+        assert_eq!(job["result"]["platform"], "cat");
+        assert_eq!(job["result"]["version"], 1);
+        published.push(job["result"]["course_id"].as_i64().unwrap());
+    }
+    let on_c = courses(&c).await;
+    let on_f = courses(&f).await;
+    for (src, dst) in [(&gap, published[0]), (&users, published[1])] {
+        let src: i64 = src.parse().unwrap();
+        assert_eq!(course_json(&on_c, dst)["visible"], true);
+        assert_eq!(
+            course_json(&on_c, dst)["idnumber"],
+            course_json(&on_f, src)["idnumber"]
+        );
+        // The catalog keeps exactly the factory's archive (manifest and signature).
+        let kept = c.platform.store.archives(CourseId(dst)).await.unwrap();
+        let made = f.platform.store.archives(CourseId(src)).await.unwrap();
+        assert_eq!(kept[0].origin, "received");
+        assert_eq!(kept[0].sha256, made[0].sha256);
+        assert_eq!(kept[0].signature, made[0].signature);
+        assert!(kept[0].signature.is_some());
+    }
+    let report = scan_export(&c, published[1]).await;
+    assert!(report.is_clean(), "users arrived: {report:?}");
+    let sections = ok(&c, &["course", "show", &published[0].to_string(), "--json"]).await;
+    assert!(!sections["activities"].as_array().unwrap().is_empty());
+
+    // One idempotency key, one course, even when the operation is asked twice.
+    let third = course_from(&f, "sandbox-test").await;
+    let before = courses(&c).await.len();
+    let a = ok(
+        &f,
+        &[
+            "publish",
+            &third,
+            "--idempotency-key",
+            "k-1",
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    let b = ok(
+        &f,
+        &[
+            "publish",
+            &third,
+            "--idempotency-key",
+            "k-1",
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(a["result"], b["result"]);
+    assert_eq!(courses(&c).await.len(), before + 1);
+
+    // A second `publish` is refused; `update` adds version 2 and hides version 1 as it commits.
+    let again = cli(&f, &["publish", &gap, "--wait", "--json"]).await;
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_eq!(again.json()["error"]["code"], "already_published");
+    let update = ok(
+        &f,
+        &["publish", &gap, "--mode", "update", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(update["result"]["version"], 2, "{update}");
+    let v2 = update["result"]["course_id"].as_i64().unwrap();
+    let on_c = courses(&c).await;
+    assert_eq!(course_json(&on_c, published[0])["visible"], false);
+    assert_eq!(course_json(&on_c, v2)["visible"], true);
+    let status = ok(&f, &["publication", "status", &gap, "--json"]).await;
+    assert_eq!(
+        status["catalogs"][0]["status"], "published-visible",
+        "{status}"
+    );
+    assert_eq!(
+        status["catalogs"][0]["versions"].as_array().unwrap().len(),
+        2
+    );
+    // Unpublish hides every version; republish shows the newest again.
+    ok(
+        &f,
+        &["publish", &gap, "--mode", "unpublish", "--wait", "--json"],
+    )
+    .await;
+    let status = ok(&f, &["publication", "status", &gap, "--json"]).await;
+    assert_eq!(status["catalogs"][0]["status"], "published-hidden");
+    ok(
+        &f,
+        &["publish", &gap, "--mode", "republish", "--wait", "--json"],
+    )
+    .await;
+    let on_c = courses(&c).await;
+    assert_eq!(course_json(&on_c, v2)["visible"], true);
+    assert_eq!(course_json(&on_c, published[0])["visible"], false);
+
+    // Catalog → training: hidden, in the chosen category, the deployer enrolled.
+    let running = category(&t, "Running").await.to_string();
+    let v2s = v2.to_string();
+    let dep = ok(
+        &c,
+        &[
+            "deploy",
+            &v2s,
+            "--to",
+            "train",
+            "--category",
+            &running,
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(dep["state"], "done", "{dep}");
+    let on_t_id = dep["result"]["course_id"].as_i64().unwrap();
+    let on_t = courses(&t).await;
+    let deployed = course_json(&on_t, on_t_id);
+    assert_eq!(deployed["visible"], false);
+    assert_eq!(deployed["category"].to_string(), running);
+    let users_t = ok(&t, &["user", "list", "--json"]).await;
+    let roaming = users_t
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"].as_str().unwrap().starts_with("admin@"))
+        .unwrap_or_else(|| panic!("no roaming admin: {users_t}"));
+    assert!(
+        roaming["roles"].to_string().contains("editingteacher"),
+        "{roaming}"
+    );
+    // The training platform received what the factory made: same manifest, same signature.
+    let kept = t.platform.store.archives(CourseId(on_t_id)).await.unwrap();
+    let made = f
+        .platform
+        .store
+        .archives(CourseId(gap.parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(kept[0].sha256, made[0].sha256);
+
+    // Training → factory: a new hidden course in the factory's landing category.
+    let back = ok(&t, &["retrofit", &on_t_id.to_string(), "--wait", "--json"]).await;
+    assert_eq!(back["state"], "done", "{back}");
+    let on_f = courses(&f).await;
+    let retro = course_json(&on_f, back["result"]["course_id"].as_i64().unwrap());
+    assert_eq!(retro["visible"], false);
+    assert_eq!(
+        retro["idnumber"],
+        course_json(&on_f, gap.parse().unwrap())["idnumber"]
+    );
+
+    // Lineage on every side.
+    let edges = ok(&f, &["course", "lineage", &gap, "--json"]).await;
+    let ops: Vec<_> = edges
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ops, ["publish", "publish"], "{edges}");
+    let edges = ok(&c, &["course", "lineage", &v2s, "--json"]).await;
+    assert_eq!(edges[0]["source"]["platform"], "fac");
+    assert_eq!(edges[0]["version"], 2);
+    assert_eq!(edges[1]["operation"], "deploy");
+    assert_eq!(
+        edges[1]["target"],
+        json!({"platform": "train", "course_id": on_t_id})
+    );
+    let edges = ok(&t, &["course", "lineage", &on_t_id.to_string(), "--json"]).await;
+    assert_eq!(
+        edges.as_array().unwrap().len(),
+        2,
+        "deploy in, retrofit out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_operations_create_nothing() {
+    let f1 = TestPlatform::start(PlatformRole::Factory, "fac1").await;
+    let f2 = TestPlatform::start(PlatformRole::Factory, "fac2").await;
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    pair(&c, &f1).await;
+    pair(&c, &f2).await;
+    let count = courses(&c).await.len();
+
+    // Two factories, one idnumber: the second is refused.
+    let a = course_from(&f1, "moodle_28_quiz").await;
+    let idnumber = ok(&f1, &["course", "show", &a, "--json"]).await["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = ok(
+        &f2,
+        &[
+            "course",
+            "import",
+            fixture("moodle_28_quiz").to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await["course_id"]
+        .as_i64()
+        .unwrap();
+    f2.platform
+        .store
+        .update_course(
+            CourseId(b),
+            pf_store::CourseUpdate {
+                idnumber: Some(pf_domain::course::IdNumber::parse(&idnumber).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    ok(&f1, &["publish", &a, "--wait", "--json"]).await;
+    let taken = cli(&f2, &["publish", &b.to_string(), "--wait", "--json"]).await;
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert_eq!(taken.json()["error"]["code"], "idnumber_taken");
+    assert_eq!(courses(&c).await.len(), count + 1);
+
+    // A corrupted part fails the job cleanly: a failed update changes nothing visible.
+    let gap = course_from(&f1, "gapfill_example_course").await;
+    let v1 = ok(&f1, &["publish", &gap, "--wait", "--json"]).await["result"]["course_id"]
+        .as_i64()
+        .unwrap();
+    let count = count + 2;
+    let rec = f1
+        .platform
+        .store
+        .archives(CourseId(gap.parse().unwrap()))
+        .await
+        .unwrap()
+        .remove(0);
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX).unwrap();
+    let part = manifest
+        .parts
+        .iter()
+        .find(|p| p.path != pf_mbz::transport::SKELETON)
+        .expect("a file part");
+    let corrupt = |tp: &TestPlatform| {
+        let blob = tp
+            .data_dir()
+            .join("blobs")
+            .join(&part.sha256[0..2])
+            .join(&part.sha256[2..4])
+            .join(&part.sha256);
+        let mut perms = std::fs::metadata(&blob).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&blob, perms).unwrap();
+        std::fs::write(&blob, b"not the bytes the manifest lists").unwrap();
+    };
+    // On the receiver: the restore fails on the bad part and nothing is committed.
+    corrupt(&c);
+    let bad = cli(
+        &f1,
+        &["publish", &gap, "--mode", "update", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert_eq!(bad.json()["state"], "failed");
+    let on_c = courses(&c).await;
+    assert_eq!(on_c.len(), count);
+    assert_eq!(course_json(&on_c, v1)["visible"], true, "v1 stays visible");
+    // On the sender: the scanner's pass before anything leaves fails the job.
+    corrupt(&f1);
+    let bad = cli(
+        &f1,
+        &["publish", &gap, "--mode", "update", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(
+        bad.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("scanner"),
+        "{bad:?}"
+    );
+    assert_eq!(courses(&c).await.len(), count);
+
+    // A bad manifest signature is refused before anything else.
+    let peer = f1
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "cat")
+        .unwrap();
+    let stranger = pf_net::Identity::generate();
+    let bytes = manifest.signing_bytes();
+    let offer = json!({
+        "operation": "publish", "manifest": String::from_utf8(bytes.clone()).unwrap(),
+        "signature": pf_net::sign_bytes(&stranger, &bytes).to_string(),
+        "idempotency_key": "forged-1", "archive": rec.id, "source_course": 1, "ticket": "x",
+        "mode": "publish", "asserted": ["publishflow:publish"],
+    });
+    let caller = pf_server::rpc::PeerCaller::new(&f1.platform).unwrap();
+    let admin = pf_domain::user::Username::parse("admin").unwrap();
+    let refused = caller
+        .post_json::<_, Value>(&peer, "/rpc/offer", &offer, Some(&admin))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code.as_str(), "unauthenticated", "{refused:?}");
+    assert!(c.platform.store.job_by_key("forged-1").await.is_err());
+
+    // Missing grant, then a disabled peer: refused, nothing created.
+    let other = course_from(&f1, "question_category_34_format").await;
+    assert_eq!(
+        cli(&c, &["peer", "set", "fac1", "--grant", ""]).await.code,
+        0
+    );
+    let no_grant = cli(&f1, &["publish", &other, "--wait", "--json"]).await;
+    assert_eq!(no_grant.code, 1, "{no_grant:?}");
+    // admin@fac1 has a roaming account here since the first publication, without the capability.
+    assert_eq!(no_grant.json()["error"]["code"], "missing_capability");
+    assert_eq!(
+        cli(
+            &c,
+            &["peer", "set", "fac1", "--grant", "publish", "--disable"]
+        )
+        .await
+        .code,
+        0
+    );
+    let disabled = cli(&f1, &["publish", &other, "--wait", "--json"]).await;
+    assert_eq!(disabled.code, 1, "{disabled:?}");
+    assert_eq!(courses(&c).await.len(), count);
+
+    // Operations need the server that runs them.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let init = pf_testkit::run_cli(
+        bin(),
+        &dir,
+        &[
+            "init",
+            "--role",
+            "factory",
+            "--name",
+            "x",
+            "--url",
+            "http://127.0.0.1:0",
+        ],
+    );
+    assert_eq!(init.code, 0, "{init:?}");
+    let offline = pf_testkit::run_cli(bin(), &dir, &["publish", "1", "--json"]);
+    assert_eq!(offline.code, 1);
+    assert_eq!(
+        offline.stderr.trim(),
+        "error: no server is running on this data dir"
+    );
+}

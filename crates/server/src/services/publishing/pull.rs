@@ -1,0 +1,246 @@
+//! The receiver's side of the `http` transport (SPEC §6.4): checks the manifest's caps and the
+//! free space, then streams every part its blob store lacks from the sender
+//! (`GET /transfer/parts/{sha256}` with a ticket), resuming with an HTTP range after an
+//! interruption, renewing an expired ticket over signed RPC, verifying each part's SHA-256 before
+//! promoting it into the blob store. Memory stays bounded: parts go chunk by chunk to a staging
+//! file that survives a retry of the job (so a later attempt resumes where this one stopped).
+
+use crate::error::AppError;
+use crate::jobs::{JobContext, JobError};
+use crate::platform::Platform;
+use crate::rpc::PeerCaller;
+use pf_api::ErrorCode;
+use pf_domain::job::Progress;
+use pf_mbz::transport::ManifestPart;
+use pf_mbz::TransportManifest;
+use pf_store::blob::LocalBlobStore;
+use pf_store::PeerRecord;
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+/// The header carrying a part ticket.
+pub const TICKET_HEADER: &str = "x-publishflow-ticket";
+/// Attempts per part before the job gives up on it.
+const PART_ATTEMPTS: usize = 4;
+
+/// The staging directory of one receiving job (kept across attempts, removed when it ends).
+pub fn staging_for(p: &Platform, job_key: &str) -> Result<PathBuf, AppError> {
+    let root = LocalBlobStore::open(p.config.blob_dir(&p.data_dir))
+        .map_err(AppError::internal)?
+        .staging_dir();
+    let safe: String = job_key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(80)
+        .collect();
+    Ok(root.join(format!(
+        "recv-{safe}-{}",
+        pf_net::sha256_hex(job_key.as_bytes())
+    )))
+}
+
+/// The parts the blob store lacks.
+pub fn missing_parts(p: &Platform, m: &TransportManifest) -> Result<Vec<ManifestPart>, AppError> {
+    let mut out = Vec::new();
+    for part in &m.parts {
+        if !p.blobs.contains(&part.sha256)? {
+            out.push(part.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a transfer the disk cannot hold (the missing bytes twice: parts, then the course).
+pub fn check_free_space(p: &Platform, needed: u64) -> Result<(), AppError> {
+    let dir = p.config.blob_dir(&p.data_dir);
+    let stat = rustix::fs::statvfs(&dir).map_err(AppError::internal)?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if free < needed.saturating_mul(2) {
+        return Err(AppError::new(
+            ErrorCode::TooLarge,
+            format!("not enough free space: {needed} bytes to receive, {free} free"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where parts come from and how the transfer is authorised.
+pub struct Source<'a> {
+    /// The sending peer.
+    pub peer: &'a PeerRecord,
+    /// The sender's archive id (for ticket renewal).
+    pub archive: i64,
+    /// The current ticket.
+    pub ticket: String,
+}
+
+fn part_failed(part: &ManifestPart, why: impl std::fmt::Display) -> JobError {
+    JobError::Final(AppError::new(
+        ErrorCode::Failed,
+        format!("part {} ({}): {why}", part.path, part.sha256),
+    ))
+}
+
+/// Pulls `parts` into the blob store, reporting progress; `done_before` is counted as done.
+pub async fn pull(
+    ctx: &JobContext,
+    source: &mut Source<'_>,
+    parts: &[ManifestPart],
+    staging: &Path,
+    mut progress: Progress,
+) -> Result<Progress, JobError> {
+    let p = &ctx.platform;
+    tokio::fs::create_dir_all(staging)
+        .await
+        .map_err(|e| JobError::Final(e.into()))?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| JobError::Final(AppError::internal(e)))?;
+    let base = source.peer.url.trim_end_matches('/').to_string();
+    for part in parts {
+        ctx.check_cancel().await?;
+        let dest = staging.join(&part.sha256);
+        fetch(p, &http, &base, source, part, &dest).await?;
+        let (path, key) = (dest.clone(), part.sha256.clone());
+        let blobs = p.blobs.clone();
+        let promoted = tokio::task::spawn_blocking(move || {
+            let mut f = std::fs::File::open(&path)?;
+            let got = pf_store::blob::sha256_of(&mut f)?;
+            if got.sha256 != key {
+                let _ = std::fs::remove_file(&path);
+                return Ok::<_, std::io::Error>(false);
+            }
+            blobs
+                .promote(&path, &key)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(true)
+        })
+        .await
+        .map_err(|e| JobError::Final(AppError::internal(e)))?
+        .map_err(|e| JobError::Final(e.into()))?;
+        if !promoted {
+            return Err(part_failed(
+                part,
+                "the received bytes fail the SHA-256 check",
+            ));
+        }
+        progress.bytes_done += part.size as i64;
+        progress.steps_done += 1;
+        ctx.progress(&progress).await?;
+    }
+    Ok(progress)
+}
+
+/// Fetches one part into `dest`, resuming what an earlier attempt left there.
+async fn fetch(
+    p: &Platform,
+    http: &reqwest::Client,
+    base: &str,
+    source: &mut Source<'_>,
+    part: &ManifestPart,
+    dest: &Path,
+) -> Result<(), JobError> {
+    let url = format!("{base}/transfer/parts/{}", part.sha256);
+    let mut last_error = String::new();
+    for _ in 0..PART_ATTEMPTS {
+        let have = tokio::fs::metadata(dest)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if have == part.size {
+            return Ok(());
+        }
+        if have > part.size {
+            let _ = tokio::fs::remove_file(dest).await;
+            continue;
+        }
+        let mut request = http.get(&url).header(TICKET_HEADER, source.ticket.as_str());
+        if have > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
+        }
+        let mut response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                last_error = e.to_string();
+                continue;
+            }
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            source.ticket = renew(p, source).await?;
+            continue;
+        }
+        let append = match status.as_u16() {
+            200 => false,
+            206 => true,
+            other => return Err(part_failed(part, format!("the sender answered {other}"))),
+        };
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(dest)
+            .await
+            .map_err(|e| JobError::Final(e.into()))?;
+        let mut written = if append { have } else { 0 };
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    written += chunk.len() as u64;
+                    if written > part.size {
+                        drop(file);
+                        let _ = tokio::fs::remove_file(dest).await;
+                        return Err(part_failed(part, "the sender sent more bytes than listed"));
+                    }
+                    file.write_all(&chunk)
+                        .await
+                        .map_err(|e| JobError::Final(e.into()))?;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    last_error = e.to_string();
+                    break;
+                }
+            }
+        }
+        file.flush().await.map_err(|e| JobError::Final(e.into()))?;
+        file.sync_all()
+            .await
+            .map_err(|e| JobError::Final(e.into()))?;
+    }
+    let have = tokio::fs::metadata(dest)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if have == part.size {
+        return Ok(());
+    }
+    Err(JobError::Transient(AppError::new(
+        ErrorCode::PeerUnreachable,
+        format!(
+            "part {} stopped at {have} of {} bytes: {last_error}",
+            part.path, part.size
+        ),
+    )))
+}
+
+/// Asks the sender for a fresh ticket on the same archive.
+async fn renew(p: &Platform, source: &Source<'_>) -> Result<String, JobError> {
+    let caller = PeerCaller::new(p)?;
+    let answer: serde_json::Value = caller
+        .post_json(
+            source.peer,
+            "/rpc/ticket",
+            &serde_json::json!({ "ticket": source.ticket, "archive": source.archive }),
+            None,
+        )
+        .await?;
+    answer["ticket"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| JobError::Final(AppError::internal("the sender's ticket answer")))
+}

@@ -1,0 +1,221 @@
+//! The initiator's job (`publish`, `deploy`, `retrofit`): recheck the acting user's capability,
+//! make or reuse the newest archive, scan it, sign its manifest, offer it to the peer, then
+//! follow the peer's receiving job to its end, mirroring its progress and result.
+
+use super::{ticket, Offer};
+use crate::error::AppError;
+use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
+use crate::platform::Platform;
+use crate::rpc::PeerCaller;
+use crate::services::archives::transport::{newest_for_job, scan_archive};
+use crate::services::{now, Actor, Via};
+use pf_api::ErrorCode;
+use pf_domain::access::{Capability, Context};
+use pf_domain::admission::Operation;
+use pf_domain::ids::{CourseId, PeerId};
+use pf_domain::job::{JobState, Progress};
+use pf_domain::publication::PublishMode;
+use pf_store::Lineage;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The sender job's params.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendParams {
+    /// The course sent.
+    pub course: i64,
+    /// The receiving peer.
+    pub peer: i64,
+    /// Publications: the mode.
+    #[serde(default)]
+    pub mode: Option<PublishMode>,
+    /// Deploys: the category chosen on the receiver.
+    #[serde(default)]
+    pub category: Option<i64>,
+}
+
+/// The handler of one operation kind.
+pub struct Send(pub Operation);
+
+impl JobHandler for Send {
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let op = self.0;
+        Box::pin(async move { run(op, ctx).await })
+    }
+}
+
+/// The source capabilities the actor holds for `op` on the course (what the offer asserts);
+/// empty when they may not run it.
+pub async fn source_capabilities(
+    p: &Platform,
+    actor: &Actor,
+    op: Operation,
+    course: CourseId,
+) -> Result<Vec<Capability>, AppError> {
+    let mut held = Vec::new();
+    for cap in op.source_capabilities() {
+        let context = if *cap == Capability::DeployEverywhere {
+            Context::System
+        } else {
+            Context::Course(course)
+        };
+        if p.can(actor, *cap, context).await? {
+            held.push(*cap);
+        }
+    }
+    Ok(held)
+}
+
+fn remote_error(doc: &serde_json::Value) -> AppError {
+    let code = doc["error"]["code"].as_str().unwrap_or("failed");
+    let code: ErrorCode =
+        serde_json::from_value(serde_json::Value::String(code.into())).unwrap_or(ErrorCode::Failed);
+    let message = doc["error"]["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("the receiving job ended {}", doc["state"]));
+    AppError::new(code, message)
+}
+
+async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobError> {
+    let p = ctx.platform.clone();
+    let job = ctx.job().clone();
+    let params: SendParams = serde_json::from_value(job.params.clone())
+        .map_err(|e| JobError::Final(AppError::internal(e)))?;
+    let course = p.store.course(CourseId(params.course)).await?;
+    let peer = p.store.peer(PeerId(params.peer)).await?;
+    let user_id = job
+        .actor_user
+        .ok_or_else(|| JobError::Final(AppError::bad_request("an operation needs a user")))?;
+    let user = p.store.user(user_id).await?;
+    let username = user.username.clone();
+    let actor = Actor::user(user, Via::Api);
+    // The acting user's capability is checked again now that the job starts.
+    let asserted = source_capabilities(&p, &actor, op, course.id).await?;
+    if asserted.is_empty() {
+        let cap = op.source_capabilities()[0];
+        return Err(JobError::Final(AppError::forbidden(cap)));
+    }
+    let caller = PeerCaller::new(&p)?;
+    let mode = params.mode.unwrap_or(PublishMode::Publish);
+    let mut progress = Progress {
+        steps_total: 4,
+        step: "preparing the archive".into(),
+        ..Progress::default()
+    };
+    ctx.progress(&progress).await?;
+    if op == Operation::Publish && !mode.restores() {
+        let answer: serde_json::Value = caller
+            .post_json(
+                &peer,
+                "/rpc/publication",
+                &serde_json::json!({ "mode": mode, "idnumber": course.idnumber.as_str(), "asserted": asserted }),
+                Some(&username),
+            )
+            .await?;
+        return Ok(answer);
+    }
+    if course.idnumber.as_str().is_empty() {
+        return Err(JobError::Final(AppError::bad_request(
+            "the course has no idnumber: run `course index` first",
+        )));
+    }
+    let rec = newest_for_job(&p, &actor, &course).await?;
+    scan_archive(&p, &rec).await.map_err(|e| {
+        JobError::Final(AppError::new(
+            ErrorCode::Failed,
+            format!("the scanner refused the archive: {}", e.message),
+        ))
+    })?;
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
+        .map_err(|e| JobError::Final(AppError::internal(e)))?;
+    let bytes = manifest.signing_bytes();
+    let signature = pf_net::sign_bytes(&p.identity, &bytes).to_string();
+    if rec.signature.is_none() {
+        p.store.set_archive_signature(rec.id, &signature).await?;
+    }
+    progress.steps_done = 1;
+    progress.step = format!("offering to {}", peer.name);
+    ctx.progress(&progress).await?;
+    let offer = Offer {
+        operation: op,
+        manifest: String::from_utf8(bytes).map_err(|e| JobError::Final(AppError::internal(e)))?,
+        signature,
+        idempotency_key: job.idempotency_key.clone(),
+        archive: rec.id,
+        source_course: course.id.0,
+        ticket: ticket::issue(&p, rec.id, &peer.key_id),
+        mode: (op == Operation::Publish).then_some(mode),
+        category: params.category,
+        asserted,
+    };
+    let answer: serde_json::Value = caller
+        .post_json(&peer, "/rpc/offer", &offer, Some(&username))
+        .await?;
+    let remote = answer["id"]
+        .as_i64()
+        .ok_or_else(|| JobError::Final(AppError::internal("the peer's offer answer")))?;
+    ctx.set_transport("http").await?;
+    let mut state = JobState::Preparing;
+    let done = loop {
+        ctx.check_cancel().await?;
+        let doc: serde_json::Value = caller
+            .get_json(&peer, &format!("/rpc/jobs/{remote}"), None)
+            .await?;
+        let remote_state = doc["state"].as_str().unwrap_or("");
+        let next = match remote_state {
+            "transferring" => Some(JobState::Transferring),
+            "restoring" => Some(JobState::Restoring),
+            _ => None,
+        };
+        if let Some(next) = next {
+            if next != state && state != JobState::Restoring {
+                ctx.enter(next).await?;
+                state = next;
+            }
+        }
+        if let Ok(mirrored) = serde_json::from_value::<Progress>(doc["progress"].clone()) {
+            if mirrored != progress {
+                progress = mirrored;
+                ctx.progress(&progress).await?;
+            }
+        }
+        match remote_state {
+            "done" => break doc,
+            "failed" | "cancelled" => return Err(JobError::Final(remote_error(&doc))),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let result = done["result"].clone();
+    if p.store
+        .lineage_by_key(&job.idempotency_key)
+        .await?
+        .is_none()
+    {
+        p.store
+            .add_lineage(&Lineage {
+                operation: super::kind_of(op).into(),
+                source_platform: p.name().await?,
+                source_course: course.id.0,
+                archive_sha256: rec.sha256.clone(),
+                archive_counter: rec.counter,
+                version: result["version"].as_i64(),
+                target_platform: peer.name.clone(),
+                target_course: result["course_id"].as_i64().unwrap_or(0),
+                local_course: course.id.0,
+                actor: actor.label(),
+                job_key: job.idempotency_key.clone(),
+                created_at: now(),
+            })
+            .await?;
+    }
+    p.audit(
+        &actor,
+        &format!("{}.sent", super::kind_of(op)),
+        format!("course:{}", course.id),
+        serde_json::json!({ "job": job.id.0, "key": job.idempotency_key, "peer": peer.name,
+                            "remote_job": remote, "archive": rec.id, "result": result }),
+    )
+    .await?;
+    Ok(result)
+}
