@@ -36,8 +36,11 @@ impl Page {
 impl Browser {
     /// A browser for the platform at `base`.
     pub fn new(base: &str) -> Browser {
+        // No pooled connections: a server that refuses an upload early closes its connection,
+        // and a later request must not pick that connection up.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .build()
             .expect("client");
         Browser {
