@@ -84,6 +84,13 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
     let mut handles = Vec::new();
     for (name, url, platform, listener) in running {
         let mut rx = stop_rx.clone();
+        // Each platform's data dir says a server runs there, so operation commands work on it.
+        let marker = pf_server::presence::ServerMarker {
+            listen: listener.local_addr()?,
+            url: url.clone(),
+            pid: std::process::id(),
+        };
+        pf_server::presence::announce(&platform.data_dir, &marker)?;
         handles.push((name, url, platform.clone()));
         servers.push(tokio::spawn(pf_server::serve(
             platform,
@@ -128,6 +135,9 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
     let _ = stop_tx.send(true);
     for server in servers {
         let _ = server.await;
+    }
+    for (_, _, platform) in &handles {
+        pf_server::presence::withdraw(&platform.data_dir);
     }
     Ok(())
 }

@@ -358,6 +358,13 @@ fn demo_starts_four_platforms_with_a_sample_course() {
     }
     assert_eq!(shown["files"].as_array().unwrap().len(), 2);
     assert_eq!(mode(&dir.join("logins.json")), 0o600);
+    // Each demo platform announces its server, so operation commands work on its data dir.
+    for name in ["factory", "catalog", "training-a", "training-b"] {
+        assert!(
+            pf_server::presence::running_server(&dir.join(name)).is_some(),
+            "{name}"
+        );
+    }
     // Paired as a network: the catalog knows the factory and both training platforms, with roles
     // learned and trees scanned.
     let peers = run_cli(bin(), &dir.join("catalog"), &["peer", "list", "--json"]).json();
