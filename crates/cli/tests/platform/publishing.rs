@@ -206,9 +206,34 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     assert_eq!(course_json(&on_c, v2)["visible"], true);
     assert_eq!(course_json(&on_c, published[0])["visible"], false);
 
-    // Catalog → training: hidden, in the chosen category, the deployer enrolled.
+    // Catalog → training: hidden, in the chosen category, the deployer enrolled. The course
+    // needs its deploy key (an extra check; a wrong or missing key queues nothing).
     let running = category(&t, "Running").await.to_string();
     let v2s = v2.to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, wrong) = (tmp.path().join("key"), tmp.path().join("wrong"));
+    std::fs::write(&key, "open sesame\n").unwrap();
+    std::fs::write(&wrong, "guess\n").unwrap();
+    let set = cli(
+        &c,
+        &[
+            "course",
+            "set",
+            &v2s,
+            "--deploy-key-file",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(set.code, 0, "{set:?}");
+    for bad in [vec![], vec!["--key-file", wrong.to_str().unwrap()]] {
+        let mut args = vec!["deploy", &v2s, "--to", "train", "--json"];
+        args.extend(bad);
+        let refused = cli(&c, &args).await;
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(refused.stderr.contains("deploy key"), "{refused:?}");
+    }
+    assert_eq!(courses(&t).await.len(), 0);
     let dep = ok(
         &c,
         &[
@@ -218,6 +243,8 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
             "train",
             "--category",
             &running,
+            "--key-file",
+            key.to_str().unwrap(),
             "--wait",
             "--json",
         ],
@@ -250,7 +277,23 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
         .unwrap();
     assert_eq!(kept[0].sha256, made[0].sha256);
 
-    // Training → factory: a new hidden course in the factory's landing category.
+    // Training → factory: a new hidden course in the factory's landing category; the factory
+    // course's authors are told.
+    let role = format!("editingteacher@course:{gap}");
+    ok(
+        &f,
+        &[
+            "user",
+            "add",
+            "author",
+            "--email",
+            "author@example.org",
+            "--role",
+            &role,
+            "--json",
+        ],
+    )
+    .await;
     let back = ok(&t, &["retrofit", &on_t_id.to_string(), "--wait", "--json"]).await;
     assert_eq!(back["state"], "done", "{back}");
     let on_f = courses(&f).await;
@@ -259,6 +302,16 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     assert_eq!(
         retro["idnumber"],
         course_json(&on_f, gap.parse().unwrap())["idnumber"]
+    );
+
+    let outbox = ok(&f, &["outbox", "list", "--json"]).await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "retrofit" && m["to"] == "author@example.org"),
+        "{outbox}"
     );
 
     // Lineage on every side.
@@ -417,6 +470,57 @@ async fn refused_operations_create_nothing() {
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "unauthenticated", "{refused:?}");
     assert!(c.platform.store.job_by_key("forged-1").await.is_err());
+
+    // An interrupted part resumes from what the staging area holds (HTTP range) and is verified:
+    // a wrong prefix fails the job, a right one completes it.
+    let big = course_from(&f1, "deadlock").await;
+    let rec = ok(&f1, &["archive", "make", &big, "--json"]).await;
+    let rec = f1
+        .platform
+        .store
+        .archive(rec["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX).unwrap();
+    let largest = manifest.parts.iter().max_by_key(|p| p.size).unwrap();
+    let bytes = pf_store::blob::BlobStore::open(&*f1.platform.blobs, &largest.sha256).unwrap();
+    let bytes: Vec<u8> = std::io::Read::bytes(bytes).map(Result::unwrap).collect();
+    let half = bytes.len() / 2;
+    for (key, prefix) in [
+        ("k-bad", vec![b'x'; half]),
+        ("k-resume", bytes[..half].to_vec()),
+    ] {
+        let staging = pf_server::services::publishing::pull::staging_for(&c.platform, key).unwrap();
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join(&largest.sha256), prefix).unwrap();
+        let run = cli(
+            &f1,
+            &[
+                "publish",
+                &big,
+                "--idempotency-key",
+                key,
+                "--wait",
+                "--json",
+            ],
+        )
+        .await;
+        if key == "k-bad" {
+            assert_eq!(run.code, 1, "{run:?}");
+            assert!(
+                run.json()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("SHA-256"),
+                "{run:?}"
+            );
+            assert_eq!(courses(&c).await.len(), count);
+        } else {
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(c.platform.blobs.contains(&largest.sha256).unwrap());
+        }
+    }
+    let count = count + 1;
 
     // Missing grant, then a disabled peer: refused, nothing created.
     let other = course_from(&f1, "question_category_34_format").await;
