@@ -337,6 +337,59 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
         2,
         "deploy in, retrofit out"
     );
+
+    // The panel: the deploy form lists the training platform's synced categories, the course
+    // shows its lineage, and a deploy from the browser queues a job and goes to its page.
+    let mut admin = c.login("admin", pf_testkit::ADMIN_PASSWORD).await;
+    let page = admin.get(&format!("/course/{v2}")).await;
+    assert_eq!(page.status, 200);
+    let action = format!("action=\"/course/{v2}/deploy\"");
+    assert!(page.body.contains(&action), "{}", page.body);
+    assert!(page.body.contains(">Running<"), "{}", page.body);
+    assert!(page.body.contains("Lineage"), "{}", page.body);
+    let train_id = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "train")
+        .unwrap()
+        .id
+        .0
+        .to_string();
+    let sent = admin
+        .post(
+            &format!("/course/{v2}/deploy"),
+            &[
+                ("peer", &train_id),
+                ("category", ""),
+                ("deploy_key", "open sesame"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{sent:?}");
+    let job = sent
+        .location()
+        .unwrap()
+        .trim_start_matches("/jobs/")
+        .to_string();
+    let mut state = String::new();
+    for _ in 0..200 {
+        let doc = ok(&c, &["jobs", "show", &job, "--json"]).await;
+        state = doc["state"].as_str().unwrap().to_string();
+        if state == "done" || state == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "done");
+    let incoming = category(&t, "Incoming").await;
+    assert!(courses(&t)
+        .await
+        .iter()
+        .any(|x| x["category"] == incoming && x["visible"] == false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

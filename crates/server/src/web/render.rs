@@ -45,6 +45,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "import_done.html",
     "network.html",
     "account.html",
+    "publishing_panel.html",
 ];
 
 /// Message catalogs: `key = "text"` per language.
