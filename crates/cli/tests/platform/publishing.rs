@@ -622,3 +622,58 @@ async fn refused_operations_create_nothing() {
         "error: no server is running on this data dir"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_deploys_make_twenty_courses() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    let course = course_from(&c, "sandbox-test").await;
+    let shortname = ok(&c, &["course", "show", &course, "--json"]).await["shortname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut jobs = Vec::new();
+    for i in 0..20 {
+        let key = format!("deploy-{i}");
+        let job = ok(
+            &c,
+            &[
+                "deploy",
+                &course,
+                "--to",
+                "train",
+                "--idempotency-key",
+                &key,
+                "--json",
+            ],
+        )
+        .await;
+        assert_eq!(job["state"], "queued");
+        jobs.push(job["id"].to_string());
+    }
+    for id in &jobs {
+        let mut state = String::new();
+        for _ in 0..600 {
+            let doc = ok(&c, &["jobs", "show", id, "--json"]).await;
+            state = doc["state"].as_str().unwrap().to_string();
+            if state == "done" || state == "failed" {
+                assert_eq!(state, "done", "{doc}");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(state, "done");
+    }
+    let mut names: Vec<String> = courses(&t)
+        .await
+        .iter()
+        .map(|c| c["shortname"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = std::iter::once(shortname.clone())
+        .chain((1..20).map(|i| format!("{shortname}_{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
