@@ -170,12 +170,29 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     let again = cli(&f, &["publish", &gap, "--wait", "--json"]).await;
     assert_eq!(again.code, 1, "{again:?}");
     assert_eq!(again.json()["error"]["code"], "already_published");
+    // A content edit (the course row untouched) makes the update carry a new archive.
+    let gap_id = CourseId(gap.parse().unwrap());
+    let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
+    f.platform
+        .store
+        .update_section(first, Some("Edited for v2".into()), None)
+        .await
+        .unwrap();
     let update = ok(
         &f,
         &["publish", &gap, "--mode", "update", "--wait", "--json"],
     )
     .await;
     assert_eq!(update["result"]["version"], 2, "{update}");
+    let made = f.platform.store.archives(gap_id).await.unwrap();
+    assert_eq!(made.len(), 2, "the edit made a new archive");
+    let kept = c
+        .platform
+        .store
+        .archives(CourseId(update["result"]["course_id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(kept[0].sha256, made[0].sha256);
     let v2 = update["result"]["course_id"].as_i64().unwrap();
     let on_c = courses(&c).await;
     assert_eq!(course_json(&on_c, published[0])["visible"], false);
@@ -573,6 +590,12 @@ async fn refused_operations_create_nothing() {
             assert!(c.platform.blobs.contains(&largest.sha256).unwrap());
         }
     }
+    let big_id = CourseId(big.parse().unwrap());
+    assert_eq!(
+        f1.platform.store.archives(big_id).await.unwrap().len(),
+        1,
+        "an unchanged course reuses its newest archive"
+    );
     let count = count + 1;
 
     // Missing grant, then a disabled peer: refused, nothing created.
