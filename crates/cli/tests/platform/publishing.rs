@@ -656,8 +656,53 @@ async fn twenty_concurrent_deploys_make_twenty_courses() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut jobs = Vec::new();
-    for i in 0..20 {
+    // The first deploy goes through the API: 202 with the queued job.
+    let token = ok(&c, &["token", "create", "--name", "ci", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let api = |path: String, body: Value| {
+        http.post(format!("{}/api/v1{path}", c.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let r = api(
+        format!("/courses/{course}/deploy"),
+        json!({ "to": "train", "idempotency_key": "deploy-0" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["kind"], "deploy");
+    // A course without free category choice refuses a category; nothing is queued.
+    assert_eq!(
+        cli(&c, &["course", "set", &course, "--free-category", "off"])
+            .await
+            .code,
+        0
+    );
+    let r = api(
+        format!("/courses/{course}/deploy"),
+        json!({ "to": "train", "category": 1, "idempotency_key": "deploy-x" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(c.platform.store.job_by_key("deploy-x").await.is_err());
+    let spec: Value = http
+        .get(format!("{}/api/v1/openapi.json", c.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/courses/{id}/deploy"]["post"].is_object());
+    let mut jobs = vec![first["id"].to_string()];
+    for i in 1..20 {
         let key = format!("deploy-{i}");
         let job = ok(
             &c,
