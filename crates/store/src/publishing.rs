@@ -221,6 +221,15 @@ impl Store {
             .bind(course.0)
             .execute(&mut *tx)
             .await?;
+            sqlx::query(
+                "INSERT INTO enrolments (user_id, course_id, method, created_at)
+                 VALUES ($1, $2, 'deploy', $3) ON CONFLICT (user_id, course_id, method) DO NOTHING",
+            )
+            .bind(user.0)
+            .bind(course.0)
+            .bind(r.lineage.created_at)
+            .execute(&mut *tx)
+            .await?;
         }
         let mut edge = r.lineage.clone();
         edge.target_course = course.0;

@@ -26,6 +26,8 @@ mod archives;
 mod jobs;
 #[path = "conformance/network.rs"]
 mod network;
+#[path = "conformance/publishing.rs"]
+mod publishing;
 #[path = "conformance/sessions.rs"]
 mod sessions;
 

@@ -170,12 +170,29 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     let again = cli(&f, &["publish", &gap, "--wait", "--json"]).await;
     assert_eq!(again.code, 1, "{again:?}");
     assert_eq!(again.json()["error"]["code"], "already_published");
+    // A content edit (the course row untouched) makes the update carry a new archive.
+    let gap_id = CourseId(gap.parse().unwrap());
+    let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
+    f.platform
+        .store
+        .update_section(first, Some("Edited for v2".into()), None)
+        .await
+        .unwrap();
     let update = ok(
         &f,
         &["publish", &gap, "--mode", "update", "--wait", "--json"],
     )
     .await;
     assert_eq!(update["result"]["version"], 2, "{update}");
+    let made = f.platform.store.archives(gap_id).await.unwrap();
+    assert_eq!(made.len(), 2, "the edit made a new archive");
+    let kept = c
+        .platform
+        .store
+        .archives(CourseId(update["result"]["course_id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(kept[0].sha256, made[0].sha256);
     let v2 = update["result"]["course_id"].as_i64().unwrap();
     let on_c = courses(&c).await;
     assert_eq!(course_json(&on_c, published[0])["visible"], false);
@@ -206,9 +223,34 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     assert_eq!(course_json(&on_c, v2)["visible"], true);
     assert_eq!(course_json(&on_c, published[0])["visible"], false);
 
-    // Catalog → training: hidden, in the chosen category, the deployer enrolled.
+    // Catalog → training: hidden, in the chosen category, the deployer enrolled. The course
+    // needs its deploy key (an extra check; a wrong or missing key queues nothing).
     let running = category(&t, "Running").await.to_string();
     let v2s = v2.to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, wrong) = (tmp.path().join("key"), tmp.path().join("wrong"));
+    std::fs::write(&key, "open sesame\n").unwrap();
+    std::fs::write(&wrong, "guess\n").unwrap();
+    let set = cli(
+        &c,
+        &[
+            "course",
+            "set",
+            &v2s,
+            "--deploy-key-file",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(set.code, 0, "{set:?}");
+    for bad in [vec![], vec!["--key-file", wrong.to_str().unwrap()]] {
+        let mut args = vec!["deploy", &v2s, "--to", "train", "--json"];
+        args.extend(bad);
+        let refused = cli(&c, &args).await;
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(refused.stderr.contains("deploy key"), "{refused:?}");
+    }
+    assert_eq!(courses(&t).await.len(), 0);
     let dep = ok(
         &c,
         &[
@@ -218,6 +260,8 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
             "train",
             "--category",
             &running,
+            "--key-file",
+            key.to_str().unwrap(),
             "--wait",
             "--json",
         ],
@@ -250,7 +294,23 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
         .unwrap();
     assert_eq!(kept[0].sha256, made[0].sha256);
 
-    // Training → factory: a new hidden course in the factory's landing category.
+    // Training → factory: a new hidden course in the factory's landing category; the factory
+    // course's authors are told.
+    let role = format!("editingteacher@course:{gap}");
+    ok(
+        &f,
+        &[
+            "user",
+            "add",
+            "author",
+            "--email",
+            "author@example.org",
+            "--role",
+            &role,
+            "--json",
+        ],
+    )
+    .await;
     let back = ok(&t, &["retrofit", &on_t_id.to_string(), "--wait", "--json"]).await;
     assert_eq!(back["state"], "done", "{back}");
     let on_f = courses(&f).await;
@@ -259,6 +319,16 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     assert_eq!(
         retro["idnumber"],
         course_json(&on_f, gap.parse().unwrap())["idnumber"]
+    );
+
+    let outbox = ok(&f, &["outbox", "list", "--json"]).await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "retrofit" && m["to"] == "author@example.org"),
+        "{outbox}"
     );
 
     // Lineage on every side.
@@ -284,6 +354,59 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
         2,
         "deploy in, retrofit out"
     );
+
+    // The panel: the deploy form lists the training platform's synced categories, the course
+    // shows its lineage, and a deploy from the browser queues a job and goes to its page.
+    let mut admin = c.login("admin", pf_testkit::ADMIN_PASSWORD).await;
+    let page = admin.get(&format!("/course/{v2}")).await;
+    assert_eq!(page.status, 200);
+    let action = format!("action=\"/course/{v2}/deploy\"");
+    assert!(page.body.contains(&action), "{}", page.body);
+    assert!(page.body.contains(">Running<"), "{}", page.body);
+    assert!(page.body.contains("Lineage"), "{}", page.body);
+    let train_id = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "train")
+        .unwrap()
+        .id
+        .0
+        .to_string();
+    let sent = admin
+        .post(
+            &format!("/course/{v2}/deploy"),
+            &[
+                ("peer", &train_id),
+                ("category", ""),
+                ("deploy_key", "open sesame"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{sent:?}");
+    let job = sent
+        .location()
+        .unwrap()
+        .trim_start_matches("/jobs/")
+        .to_string();
+    let mut state = String::new();
+    for _ in 0..200 {
+        let doc = ok(&c, &["jobs", "show", &job, "--json"]).await;
+        state = doc["state"].as_str().unwrap().to_string();
+        if state == "done" || state == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "done");
+    let incoming = category(&t, "Incoming").await;
+    assert!(courses(&t)
+        .await
+        .iter()
+        .any(|x| x["category"] == incoming && x["visible"] == false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,6 +541,63 @@ async fn refused_operations_create_nothing() {
     assert_eq!(refused.code.as_str(), "unauthenticated", "{refused:?}");
     assert!(c.platform.store.job_by_key("forged-1").await.is_err());
 
+    // An interrupted part resumes from what the staging area holds (HTTP range) and is verified:
+    // a wrong prefix fails the job, a right one completes it.
+    let big = course_from(&f1, "deadlock").await;
+    let rec = ok(&f1, &["archive", "make", &big, "--json"]).await;
+    let rec = f1
+        .platform
+        .store
+        .archive(rec["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX).unwrap();
+    let largest = manifest.parts.iter().max_by_key(|p| p.size).unwrap();
+    let bytes = pf_store::blob::BlobStore::open(&*f1.platform.blobs, &largest.sha256).unwrap();
+    let bytes: Vec<u8> = std::io::Read::bytes(bytes).map(Result::unwrap).collect();
+    let half = bytes.len() / 2;
+    for (key, prefix) in [
+        ("k-bad", vec![b'x'; half]),
+        ("k-resume", bytes[..half].to_vec()),
+    ] {
+        let staging = pf_server::services::publishing::pull::staging_for(&c.platform, key).unwrap();
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join(&largest.sha256), prefix).unwrap();
+        let run = cli(
+            &f1,
+            &[
+                "publish",
+                &big,
+                "--idempotency-key",
+                key,
+                "--wait",
+                "--json",
+            ],
+        )
+        .await;
+        if key == "k-bad" {
+            assert_eq!(run.code, 1, "{run:?}");
+            assert!(
+                run.json()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("SHA-256"),
+                "{run:?}"
+            );
+            assert_eq!(courses(&c).await.len(), count);
+        } else {
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(c.platform.blobs.contains(&largest.sha256).unwrap());
+        }
+    }
+    let big_id = CourseId(big.parse().unwrap());
+    assert_eq!(
+        f1.platform.store.archives(big_id).await.unwrap().len(),
+        1,
+        "an unchanged course reuses its newest archive"
+    );
+    let count = count + 1;
+
     // Missing grant, then a disabled peer: refused, nothing created.
     let other = course_from(&f1, "question_category_34_format").await;
     assert_eq!(
@@ -464,4 +644,104 @@ async fn refused_operations_create_nothing() {
         offline.stderr.trim(),
         "error: no server is running on this data dir"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_deploys_make_twenty_courses() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    let course = course_from(&c, "sandbox-test").await;
+    let shortname = ok(&c, &["course", "show", &course, "--json"]).await["shortname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The first deploy goes through the API: 202 with the queued job.
+    let token = ok(&c, &["token", "create", "--name", "ci", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let api = |path: String, body: Value| {
+        http.post(format!("{}/api/v1{path}", c.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let r = api(
+        format!("/courses/{course}/deploy"),
+        json!({ "to": "train", "idempotency_key": "deploy-0" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["kind"], "deploy");
+    // A course without free category choice refuses a category; nothing is queued.
+    assert_eq!(
+        cli(&c, &["course", "set", &course, "--free-category", "off"])
+            .await
+            .code,
+        0
+    );
+    let r = api(
+        format!("/courses/{course}/deploy"),
+        json!({ "to": "train", "category": 1, "idempotency_key": "deploy-x" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(c.platform.store.job_by_key("deploy-x").await.is_err());
+    let spec: Value = http
+        .get(format!("{}/api/v1/openapi.json", c.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/courses/{id}/deploy"]["post"].is_object());
+    let mut jobs = vec![first["id"].to_string()];
+    for i in 1..20 {
+        let key = format!("deploy-{i}");
+        let job = ok(
+            &c,
+            &[
+                "deploy",
+                &course,
+                "--to",
+                "train",
+                "--idempotency-key",
+                &key,
+                "--json",
+            ],
+        )
+        .await;
+        assert_eq!(job["state"], "queued");
+        jobs.push(job["id"].to_string());
+    }
+    for id in &jobs {
+        let mut state = String::new();
+        for _ in 0..600 {
+            let doc = ok(&c, &["jobs", "show", id, "--json"]).await;
+            state = doc["state"].as_str().unwrap().to_string();
+            if state == "done" || state == "failed" {
+                assert_eq!(state, "done", "{doc}");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(state, "done");
+    }
+    let mut names: Vec<String> = courses(&t)
+        .await
+        .iter()
+        .map(|c| c["shortname"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = std::iter::once(shortname.clone())
+        .chain((1..20).map(|i| format!("{shortname}_{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
 }

@@ -5,6 +5,7 @@ mod archives;
 mod handlers;
 mod jobs;
 mod peers;
+mod publishing;
 pub use handlers::course_doc;
 mod openapi;
 mod sessions;
@@ -61,6 +62,24 @@ pub fn router() -> Router<AppState> {
         .route(
             "/courses/{id}/archives",
             get(archives::archives).post(archives::make_archive),
+        )
+        .route(
+            "/courses/{id}/publish",
+            axum::routing::post(publishing::publish),
+        )
+        .route(
+            "/courses/{id}/deploy",
+            axum::routing::post(publishing::deploy),
+        )
+        .route(
+            "/courses/{id}/retrofit",
+            axum::routing::post(publishing::retrofit),
+        )
+        .route("/courses/{id}/lineage", get(publishing::lineage))
+        .route("/courses/{id}/publication", get(publishing::publication))
+        .route(
+            "/courses/{id}/publishing",
+            axum::routing::patch(publishing::settings),
         )
         .route("/peers", get(peers::list))
         .route("/peers/{id}", axum::routing::patch(peers::update))

@@ -42,7 +42,7 @@ fn array_of(name: &str) -> Value {
 pub async fn document() -> Json<Value> {
     let id_param =
         json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
-    Json(json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "publishflow API", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Personal API tokens only: send 'Authorization: Bearer pft_…'. Every error is {status, code, message, details}." },
@@ -188,5 +188,7 @@ pub async fn document() -> Json<Value> {
                     "profile": { "type": "object", "additionalProperties": { "type": "string" } } } }
             }
         }
-    }))
+    });
+    super::publishing::describe(&mut doc);
+    Json(doc)
 }

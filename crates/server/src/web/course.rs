@@ -94,7 +94,16 @@ async fn panel(
             entries.push(PanelEntry {
                 key,
                 capability: cap.as_str(),
-                built: link.is_some() || key == "panel.sessions",
+                built: link.is_some()
+                    || matches!(
+                        key,
+                        "panel.sessions"
+                            | "panel.publish"
+                            | "panel.deploy"
+                            | "panel.deploy_test"
+                            | "panel.deploy_key"
+                            | "panel.retrofit"
+                    ),
                 link,
             });
         }
@@ -155,6 +164,7 @@ pub async fn show(
         category => context! { id => category.id.0, name => category.name },
         sections, can_edit, authoring, quiz_count, question_count,
         panel => panel(p, &visitor, course.id).await?,
+        transfer => super::publishing::panel_context(p, &visitor, course.id).await?,
         can_export => can_edit
             || p.can(&visitor.actor, Capability::ManagePublishedFiles, Context::Course(course.id)).await?,
         network => p.role().await? != pf_domain::platform::PlatformRole::Normal,

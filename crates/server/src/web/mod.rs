@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod login;
 pub mod network;
 pub mod profile;
+pub mod publishing;
 pub mod render;
 pub mod rules;
 pub mod session;
@@ -147,6 +148,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/course/{id}/publish", post(publishing::publish))
+        .route("/course/{id}/deploy", post(publishing::deploy))
+        .route("/course/{id}/retrofit", post(publishing::retrofit))
+        .route("/course/{id}/publishing", post(publishing::settings))
         .route("/course/{id}/session/open", post(sessions::open))
         .route("/course/{id}/session/close", post(sessions::close))
         .route("/admin/outbox", get(sessions::outbox))

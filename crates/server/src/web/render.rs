@@ -46,6 +46,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "network.html",
     "admin_rules.html",
     "account.html",
+    "publishing_panel.html",
 ];
 
 /// Message catalogs: `key = "text"` per language.

@@ -125,19 +125,36 @@ pub async fn download(
 }
 
 /// For operation jobs (which checked their own capability): the course's newest archive, made
-/// first when there is none or the course changed since. A received archive stays current, so
+/// first when there is none or the course's parts changed since. A received archive stays current, so
 /// a catalog sends on exactly what it received.
 pub(crate) async fn newest_for_job(
     p: &Platform,
     actor: &Actor,
     course: &CourseRecord,
 ) -> Result<ArchiveRecord, AppError> {
-    if let Some(rec) = p.store.archives(course.id).await?.into_iter().next() {
-        if rec.origin == "received" || rec.created_at >= course.updated_at {
-            return Ok(rec);
+    let newest = p.store.archives(course.id).await?.into_iter().next();
+    if let Some(rec) = &newest {
+        if rec.origin == "received" {
+            return Ok(rec.clone());
         }
     }
     let model = export_model(p, course).await?;
+    // The course "changed since" when its parts now differ from the newest archive's (content
+    // edits do not all touch the course row, so times cannot tell).
+    if let Some(rec) = newest {
+        let (blobs, m) = (p.blobs.clone(), model.clone());
+        let now_parts = blocking(move || {
+            pf_mbz::build_transport(&m, &StoreBlobs(blobs), std::io::sink())
+                .map(|set| set.parts)
+                .map_err(write_failed)
+        })
+        .await?;
+        let kept = TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
+            .map_err(|e| AppError::internal(format!("stored manifest {}: {e}", rec.id)))?;
+        if kept.parts == now_parts {
+            return Ok(rec);
+        }
+    }
     record(p, actor, course, model, "made").await
 }
 

@@ -157,6 +157,12 @@ pub async fn start(
     }
     let mode = req.mode.unwrap_or(PublishMode::Publish);
     if op == Operation::Deploy {
+        let (_, free_category) = p.store.course_publishing(course.id).await?;
+        if req.category.is_some() && !free_category {
+            return Err(AppError::bad_request(
+                "this course lands in the training platform's incoming category: no category choice",
+            ));
+        }
         check_deploy_key(p, actor, course.id, req.deploy_key.as_deref()).await?;
     }
     if course.idnumber.as_str().is_empty() {

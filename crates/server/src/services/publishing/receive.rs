@@ -344,6 +344,11 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         }),
     )
     .await?;
+    if offer.operation == Operation::Retrofit {
+        if let Err(e) = super::notify::retrofitted(&p, created.id, &params.actor).await {
+            tracing::warn!(course = %created.id, error = %e.message, "could not tell the authors");
+        }
+    }
     progress.steps_done = progress.steps_total;
     progress.step = "done".into();
     ctx.progress(&progress).await?;

@@ -40,8 +40,37 @@ pub struct Send(pub Operation);
 impl JobHandler for Send {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let op = self.0;
-        Box::pin(async move { run(op, ctx).await })
+        Box::pin(async move {
+            let (p, job) = (ctx.platform.clone(), ctx.job().clone());
+            let outcome = run(op, ctx).await;
+            let error = match &outcome {
+                Ok(_) => None,
+                Err(JobError::Final(e)) => Some(e.message.clone()),
+                Err(_) => return outcome,
+            };
+            if let Err(e) = tell(&p, &job, error.as_deref()).await {
+                tracing::warn!(job = %job.id, error = %e.message, "could not queue the job's mail");
+            }
+            outcome
+        })
     }
+}
+
+/// Mails the acting user how the job ended.
+async fn tell(
+    p: &Platform,
+    job: &pf_store::JobRecord,
+    error: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(user) = job.actor_user else {
+        return Ok(());
+    };
+    let params: SendParams =
+        serde_json::from_value(job.params.clone()).map_err(AppError::internal)?;
+    let user = p.store.user(user).await?;
+    let course = p.store.course(CourseId(params.course)).await?;
+    let name = format!("{} #{}", job.kind, job.id);
+    super::notify::job_ended(p, &user, &name, &course, error).await
 }
 
 /// The source capabilities the actor holds for `op` on the course (what the offer asserts);
@@ -98,7 +127,7 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
     }
     let caller = PeerCaller::new(&p)?;
     let mode = params.mode.unwrap_or(PublishMode::Publish);
-    let mut progress = Progress {
+    let progress = Progress {
         steps_total: 4,
         step: "preparing the archive".into(),
         ..Progress::default()
@@ -120,8 +149,52 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
             "the course has no idnumber: run `course index` first",
         )));
     }
-    let rec = newest_for_job(&p, &actor, &course).await?;
-    scan_archive(&p, &rec).await.map_err(|e| {
+    // One archive per course at a time in this process: concurrent operations on a course reuse
+    // the archive the first one made, and a referenced archive is never pruned under a job.
+    let rec = {
+        let lock = course_lock(course.id);
+        let _held = lock.lock().await;
+        let rec = newest_for_job(&p, &actor, &course).await?;
+        p.store.reference_archive(rec.id, 1).await?;
+        rec
+    };
+    let outcome = transfer(
+        &ctx, op, &params, &course, &peer, &actor, &username, asserted, progress, &rec,
+    )
+    .await;
+    if let Err(e) = p.store.reference_archive(rec.id, -1).await {
+        tracing::warn!(archive = rec.id, error = %e, "could not release an archive reference");
+    }
+    outcome
+}
+
+fn course_lock(course: CourseId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let locks = LOCKS.get_or_init(Default::default);
+    let mut map = locks.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(course.0).or_default().clone()
+}
+
+/// Scan, sign, offer, follow: everything after the archive is chosen.
+#[allow(clippy::too_many_arguments)]
+async fn transfer(
+    ctx: &JobContext,
+    op: Operation,
+    params: &SendParams,
+    course: &pf_store::CourseRecord,
+    peer: &pf_store::PeerRecord,
+    actor: &Actor,
+    username: &pf_domain::user::Username,
+    asserted: Vec<Capability>,
+    mut progress: Progress,
+    rec: &pf_store::ArchiveRecord,
+) -> Result<serde_json::Value, JobError> {
+    let p = ctx.platform.clone();
+    let job = ctx.job().clone();
+    let caller = PeerCaller::new(&p)?;
+    scan_archive(&p, rec).await.map_err(|e| {
         JobError::Final(AppError::new(
             ErrorCode::Failed,
             format!("the scanner refused the archive: {}", e.message),
@@ -145,12 +218,12 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
         archive: rec.id,
         source_course: course.id.0,
         ticket: ticket::issue(&p, rec.id, &peer.key_id),
-        mode: (op == Operation::Publish).then_some(mode),
+        mode: (op == Operation::Publish).then_some(params.mode.unwrap_or(PublishMode::Publish)),
         category: params.category,
         asserted,
     };
     let answer: serde_json::Value = caller
-        .post_json(&peer, "/rpc/offer", &offer, Some(&username))
+        .post_json(peer, "/rpc/offer", &offer, Some(username))
         .await?;
     let remote = answer["id"]
         .as_i64()
@@ -160,7 +233,7 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
     let done = loop {
         ctx.check_cancel().await?;
         let doc: serde_json::Value = caller
-            .get_json(&peer, &format!("/rpc/jobs/{remote}"), None)
+            .get_json(peer, &format!("/rpc/jobs/{remote}"), None)
             .await?;
         let remote_state = doc["state"].as_str().unwrap_or("");
         let next = match remote_state {
@@ -210,7 +283,7 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
             .await?;
     }
     p.audit(
-        &actor,
+        actor,
         &format!("{}.sent", super::kind_of(op)),
         format!("course:{}", course.id),
         serde_json::json!({ "job": job.id.0, "key": job.idempotency_key, "peer": peer.name,

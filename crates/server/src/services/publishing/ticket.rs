@@ -55,3 +55,48 @@ pub fn read(p: &Platform, text: &str, check_expiry: bool) -> Result<Ticket, AppE
     }
     Ok(ticket)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{init, InitOptions};
+    use pf_domain::platform::PlatformRole;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn tickets_expire_after_fifteen_minutes_and_only_ours_are_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        let opts = InitOptions {
+            role: PlatformRole::Factory,
+            name: "fac".into(),
+            url: "http://127.0.0.1:0".into(),
+            admin_password: Some("a long enough password".into()),
+            database_url: None,
+            blob_url: None,
+        };
+        init(&dir, opts).await.unwrap();
+        let mut p = Platform::open(&dir).await.unwrap();
+        let clock = Arc::new(pf_net::ManualClock::new(1_000_000));
+        p.clock = clock.clone();
+        let text = issue(&p, 7, "peer-key");
+        let t = read(&p, &text, true).unwrap();
+        assert_eq!((t.archive, t.peer.as_str()), (7, "peer-key"));
+        clock.advance(TICKET_SECONDS - 1);
+        assert!(read(&p, &text, true).is_ok());
+        clock.advance(1);
+        assert!(read(&p, &text, true).is_err(), "expired");
+        assert!(read(&p, &text, false).is_ok(), "still readable for renewal");
+        // Another key's ticket, or a changed body, is refused.
+        let (body, _) = text.split_once('.').unwrap();
+        let stranger = pf_net::Identity::generate();
+        let forged = format!(
+            "{body}.{}",
+            pf_net::sign_bytes(&stranger, &hex::decode(body).unwrap())
+        );
+        assert!(read(&p, &forged, false).is_err());
+        let other = hex::encode(br#"{"archive":8,"peer":"peer-key","expires":99999999999}"#);
+        let (_, sig) = text.split_once('.').unwrap();
+        assert!(read(&p, &format!("{other}.{sig}"), false).is_err());
+    }
+}

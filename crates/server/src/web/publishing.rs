@@ -1,0 +1,189 @@
+//! The publishflow panel's transfer forms on course pages (publish with a mode, deploy to a
+//! training platform and category from the synced tree, retrofit, the deployment key) and the
+//! course's lineage. Each form queues a job and redirects to its page, which shows live
+//! progress; the receiving platform re-checks everything the form offered.
+
+use super::forms::{checkbox, WebForm};
+use super::session::Visitor;
+use super::AppState;
+use crate::error::AppError;
+use crate::platform::Platform;
+use crate::services::publishing::ops::{self, OperationRequest};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{context, Value};
+use pf_domain::access::{Capability, Context};
+use pf_domain::admission::Operation;
+use pf_domain::ids::CourseId;
+use pf_domain::platform::PlatformRole;
+use pf_domain::publication::PublishMode;
+use pf_store::PeerStatus;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// What the panel's transfer forms and the lineage list need.
+pub async fn panel_context(
+    p: &Platform,
+    visitor: &Visitor,
+    course: CourseId,
+) -> Result<Value, AppError> {
+    let mut catalogs = Vec::new();
+    let mut trainings = Vec::new();
+    let mut factories = Vec::new();
+    let (_, free_category) = p.store.course_publishing(course).await?;
+    for peer in p.store.peers().await? {
+        if peer.status != PeerStatus::Active {
+            continue;
+        }
+        let duties = peer
+            .role
+            .as_deref()
+            .and_then(|r| r.parse::<PlatformRole>().ok())
+            .map(PlatformRole::duties)
+            .unwrap_or_default();
+        if duties.catalog {
+            catalogs.push(context! { id => peer.id.0, name => peer.name.as_str() });
+        }
+        if duties.factory {
+            factories.push(context! { id => peer.id.0, name => peer.name.as_str() });
+        }
+        if duties.training {
+            let mut categories = Vec::new();
+            if free_category {
+                let mut paths: HashMap<i64, String> = HashMap::new();
+                for r in p.store.remote_categories(peer.id).await? {
+                    let path = match r.parent.and_then(|x| paths.get(&x)) {
+                        Some(parent) => format!("{parent} / {}", r.name),
+                        None => r.name.clone(),
+                    };
+                    paths.insert(r.remote_id, path.clone());
+                    categories.push(context! { id => r.remote_id, path });
+                }
+            }
+            trainings.push(context! { id => peer.id.0, name => peer.name.as_str(), categories });
+        }
+    }
+    let lineage = if p
+        .can(
+            &visitor.actor,
+            Capability::CourseView,
+            Context::Course(course),
+        )
+        .await?
+    {
+        p.store
+            .lineage(course)
+            .await?
+            .iter()
+            .map(|l| Value::from_serialize(ops::LineageDoc::from(l)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(context! { catalogs, trainings, factories, free_category, lineage })
+}
+
+/// The transfer forms' fields (each form sends the ones it has).
+#[derive(Deserialize)]
+pub struct OperationFields {
+    csrf: String,
+    #[serde(default)]
+    peer: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    deploy_key: String,
+}
+
+async fn start(
+    state: &AppState,
+    visitor: &Visitor,
+    op: Operation,
+    id: i64,
+    f: OperationFields,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    let mode = match f.mode.trim() {
+        "" => None,
+        m => Some(m.parse::<PublishMode>()?),
+    };
+    let category = match f.category.trim() {
+        "" => None,
+        c => Some(
+            c.parse()
+                .map_err(|_| AppError::bad_request("the category is an id"))?,
+        ),
+    };
+    let req = OperationRequest {
+        course: id,
+        peer: (!f.peer.trim().is_empty()).then(|| f.peer.trim().to_string()),
+        mode,
+        category,
+        deploy_key: (!f.deploy_key.is_empty()).then_some(f.deploy_key),
+        idempotency_key: None,
+    };
+    let job = ops::start(&state.platform, &visitor.actor, op, req).await?;
+    Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
+}
+
+/// `POST /course/{id}/publish`.
+pub async fn publish(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<OperationFields>,
+) -> Result<Response, AppError> {
+    start(&state, &visitor, Operation::Publish, id, f).await
+}
+
+/// `POST /course/{id}/deploy`.
+pub async fn deploy(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<OperationFields>,
+) -> Result<Response, AppError> {
+    start(&state, &visitor, Operation::Deploy, id, f).await
+}
+
+/// `POST /course/{id}/retrofit`.
+pub async fn retrofit(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<OperationFields>,
+) -> Result<Response, AppError> {
+    start(&state, &visitor, Operation::Retrofit, id, f).await
+}
+
+/// The deployment key form's fields.
+#[derive(Deserialize)]
+pub struct KeyFields {
+    csrf: String,
+    #[serde(default)]
+    deploy_key: String,
+    remove: Option<String>,
+    free_category: Option<String>,
+}
+
+/// `POST /course/{id}/publishing`: the deployment key and free category choice.
+pub async fn settings(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<KeyFields>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    let key = if checkbox(&f.remove) {
+        Some(None)
+    } else if f.deploy_key.is_empty() {
+        None
+    } else {
+        Some(Some(f.deploy_key))
+    };
+    let free = Some(checkbox(&f.free_category));
+    ops::set_course(&state.platform, &visitor.actor, CourseId(id), key, free).await?;
+    Ok(Redirect::to(&format!("/course/{id}")).into_response())
+}
