@@ -3,14 +3,11 @@
 use crate::args::CourseCommand;
 use crate::output::{emit, table};
 use pf_api::docs::Created;
-use pf_domain::access::{Capability, Context};
-use pf_domain::course::IdNumber;
 use pf_server::api::course_doc;
 use pf_server::error::AppError;
 use pf_server::platform::Platform;
 use pf_server::services::courses::{self, CourseForm};
 use pf_server::services::Actor;
-use rand::RngCore;
 
 /// Runs a `course` command.
 pub async fn course(
@@ -108,20 +105,7 @@ pub async fn course(
         }
         CourseCommand::Index { course, strategy } => {
             let record = courses::resolve(p, &course).await?;
-            p.require(actor, Capability::CourseUpdate, Context::Course(record.id))
-                .await?;
-            let idnumber = match strategy.as_str() {
-                _ if !record.idnumber.is_empty() => record.idnumber.clone(),
-                "local" => index_local(p, actor, &record).await?,
-                "catalog" => {
-                    return Err(AppError::new(pf_api::ErrorCode::Failed, "the catalog strategy needs a paired catalog: the network is not available in this version yet"));
-                }
-                other => {
-                    return Err(AppError::bad_request(format!(
-                        "strategy '{other}' is not local or catalog"
-                    )))
-                }
-            };
+            let idnumber = courses::index(p, actor, record.id, &strategy).await?;
             emit(
                 json,
                 &serde_json::json!({ "idnumber": idnumber.as_str() }),
@@ -148,44 +132,4 @@ pub async fn course(
         }
     }
     Ok(())
-}
-
-/// Draws 10-letter codes until one is used by no course of this platform.
-async fn index_local(
-    p: &Platform,
-    actor: &Actor,
-    record: &pf_store::CourseRecord,
-) -> Result<IdNumber, AppError> {
-    let every_course = pf_store::CourseQuery {
-        category: None,
-        include_hidden: true,
-        offset: 0,
-        limit: i64::MAX,
-    };
-    let all = p.store.courses(every_course).await?;
-    let code = loop {
-        let mut random = [0u8; 10];
-        rand::rngs::OsRng.fill_bytes(&mut random);
-        let code = IdNumber::local_code(random);
-        if !all.iter().any(|c| c.idnumber == code) {
-            break code;
-        }
-    };
-    p.store
-        .update_course(
-            record.id,
-            pf_store::CourseUpdate {
-                idnumber: Some(code.clone()),
-                ..Default::default()
-            },
-        )
-        .await?;
-    p.audit(
-        actor,
-        "course.index",
-        format!("course:{}", record.id),
-        serde_json::json!({ "idnumber": code.as_str(), "strategy": "local" }),
-    )
-    .await?;
-    Ok(code)
 }

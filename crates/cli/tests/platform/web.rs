@@ -1286,3 +1286,72 @@ async fn profile_rules_decide_who_sees_and_consults_courses() {
     assert_eq!(admin.get(&format!("/course/{chess}")).await.status, 200);
     f.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panel_gives_a_course_its_idnumber_once() {
+    let f = TestPlatform::start(PlatformRole::Factory, "f").await;
+    let landing = f.cli(bin(), &["category", "list", "--json"]).json()[0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let id = f
+        .cli(
+            bin(),
+            &[
+                "course",
+                "add",
+                "Optique",
+                "--shortname",
+                "OPT",
+                "--category",
+                &landing,
+                "--json",
+            ],
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    assert!(admin
+        .get(&format!("/course/{id}"))
+        .await
+        .body
+        .contains("Give it a local idnumber"));
+    assert_eq!(
+        admin.post(&format!("/course/{id}/index"), &[]).await.status,
+        303
+    );
+    let idnumber = f
+        .cli(bin(), &["course", "show", &id.to_string(), "--json"])
+        .json()["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(idnumber.len(), 10);
+    assert!(admin
+        .get(&format!("/course/{id}"))
+        .await
+        .body
+        .contains(&idnumber));
+    assert_eq!(
+        admin.post(&format!("/course/{id}/index"), &[]).await.status,
+        303
+    );
+    let again = f
+        .cli(bin(), &["course", "show", &id.to_string(), "--json"])
+        .json()["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(again, idnumber, "an idnumber is never replaced");
+    assert_eq!(
+        f.cli(
+            bin(),
+            &["course", "index", &id.to_string(), "--strategy", "nearby"]
+        )
+        .code,
+        0,
+        "an indexed course keeps its idnumber whatever the strategy"
+    );
+    f.stop().await;
+}

@@ -376,3 +376,68 @@ pub async fn restore(p: &Platform, actor: &Actor, id: CourseId) -> Result<(), Ap
     )
     .await
 }
+
+/// Gives the course an idnumber if it has none (SPEC §5.1) and returns it; needs `course:update`.
+/// `local` draws a ten-letter code used by no course here; `catalog` needs a catalog's allocation,
+/// which is not built yet.
+pub async fn index(
+    p: &Platform,
+    actor: &Actor,
+    id: CourseId,
+    strategy: &str,
+) -> Result<IdNumber, AppError> {
+    let record = p.store.course(id).await?;
+    p.require(actor, Capability::CourseUpdate, Context::Course(id))
+        .await?;
+    if !record.idnumber.is_empty() {
+        return Ok(record.idnumber);
+    }
+    match strategy {
+        "local" => {}
+        "catalog" => {
+            return Err(AppError::new(
+                pf_api::ErrorCode::Failed,
+                "the catalog strategy is not available yet; use --strategy local",
+            ))
+        }
+        other => {
+            return Err(AppError::bad_request(format!(
+                "strategy '{other}' is not local or catalog"
+            )))
+        }
+    }
+    let every_course = CourseQuery {
+        category: None,
+        include_hidden: true,
+        offset: 0,
+        limit: i64::MAX,
+    };
+    let taken: Vec<IdNumber> = p
+        .store
+        .courses(every_course)
+        .await?
+        .into_iter()
+        .map(|c| c.idnumber)
+        .collect();
+    let code = loop {
+        let mut random = [0u8; 10];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        let code = IdNumber::local_code(random);
+        if !taken.contains(&code) {
+            break code;
+        }
+    };
+    p.store
+        .update_course(
+            id,
+            CourseUpdate {
+                idnumber: Some(code.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let details = serde_json::json!({ "idnumber": code.as_str(), "strategy": strategy });
+    p.audit(actor, "course.index", format!("course:{id}"), details)
+        .await?;
+    Ok(code)
+}

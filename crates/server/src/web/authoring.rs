@@ -380,3 +380,15 @@ pub async fn activity_change(
     .await?;
     Ok(Redirect::to(&format!("/course/{id}#section-{}", activity.section)).into_response())
 }
+
+/// Gives the course a `local` idnumber from the publishflow panel.
+pub async fn course_index(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<CsrfFields>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    courses::index(&state.platform, &visitor.actor, CourseId(id), "local").await?;
+    Ok(Redirect::to(&format!("/course/{id}")).into_response())
+}

@@ -98,6 +98,7 @@ async fn panel(
                     || matches!(
                         key,
                         "panel.sessions"
+                            | "panel.index"
                             | "panel.publish"
                             | "panel.deploy"
                             | "panel.deploy_test"

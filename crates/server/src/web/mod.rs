@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(authoring::course_edit_form).post(authoring::course_update),
         )
         .route("/course/{id}/delete", post(authoring::course_delete))
+        .route("/course/{id}/index", post(authoring::course_index))
         .route("/course/{id}/sections", post(authoring::section_add))
         .route(
             "/course/{id}/sections/{sid}",
