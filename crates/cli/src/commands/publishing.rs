@@ -66,11 +66,6 @@ pub async fn deploy(
     args: DeployArgs,
     json: bool,
 ) -> Result<(), AppError> {
-    if args.to == "local" {
-        return Err(AppError::bad_request(
-            "deploying to this platform itself is not available yet: name a training peer",
-        ));
-    }
     let key = match &args.key_file {
         Some(f) => Some(super::read_password_file(f)?),
         None => None,

@@ -744,4 +744,21 @@ async fn twenty_concurrent_deploys_make_twenty_courses() {
         .collect();
     expected.sort();
     assert_eq!(names, expected);
+
+    // A local deploy: a hidden copy on the catalog itself, with lineage on both courses.
+    let local = ok(
+        &c,
+        &["deploy", &course, "--to", "local", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(local["transport"], "local", "{local}");
+    let copy = local["result"]["course_id"].as_i64().unwrap();
+    assert_eq!(course_json(&courses(&c).await, copy)["visible"], false);
+    let edges = ok(&c, &["course", "lineage", &copy.to_string(), "--json"]).await;
+    assert_eq!(edges[0]["source"]["course_id"].to_string(), course);
+    let edges = ok(&c, &["course", "lineage", &course, "--json"]).await;
+    let edges = edges.as_array().unwrap();
+    assert_eq!(edges.len(), 21, "twenty deploys and the local one");
+    assert_eq!(edges[20]["target"]["platform"], "cat");
+    assert_eq!(edges[20]["actor"], "admin@cat");
 }

@@ -148,6 +148,9 @@ pub async fn start(
     {
         return Err(AppError::forbidden(op.source_capabilities()[0]));
     }
+    if op == Operation::Deploy && req.peer.as_deref() == Some("local") {
+        return start_local(p, actor, course.id, req).await;
+    }
     let peer = target_peer(p, op, req.peer.as_deref()).await?;
     if peer.status != PeerStatus::Active {
         return Err(AppError::new(
@@ -189,6 +192,42 @@ pub async fn start(
             idempotency_key: req.idempotency_key,
             serial_key: serial,
             throttle_class: None,
+        },
+    )
+    .await?;
+    Ok(job)
+}
+
+/// `deploy --to local`: a copy on this platform, as a job.
+async fn start_local(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    req: OperationRequest,
+) -> Result<JobRecord, AppError> {
+    check_deploy_key(p, actor, course, req.deploy_key.as_deref()).await?;
+    let category = match req.category {
+        Some(c) => pf_domain::ids::CategoryId(c),
+        None => crate::services::archives::import::landing_category(p).await?,
+    };
+    p.store.category(category).await?;
+    p.require(actor, Capability::CourseCreate, Context::Category(category))
+        .await?;
+    let params = SendParams {
+        course: course.0,
+        peer: 0,
+        mode: None,
+        category: Some(category.0),
+    };
+    let (job, _) = enqueue(
+        p,
+        actor,
+        JobRequest {
+            kind: super::local::KIND.into(),
+            params: serde_json::to_value(&params).map_err(AppError::internal)?,
+            idempotency_key: req.idempotency_key,
+            serial_key: None,
+            throttle_class: Some("restore".into()),
         },
     )
     .await?;

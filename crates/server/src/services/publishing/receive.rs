@@ -9,7 +9,7 @@ use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::platform::Platform;
 use crate::services::admission::{admit, landing_context};
 use crate::services::archives::import::{course_tree, stage_and_promote};
-use crate::services::archives::{blocking, write_failed, Scratch};
+use crate::services::archives::Scratch;
 use crate::services::jobs::{enqueue, JobRequest};
 use crate::services::{now, Actor, Via};
 use pf_api::ErrorCode;
@@ -263,25 +263,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     ctx.progress(&progress).await?;
     let scratch = Scratch::new(&p)?;
     let mbz = scratch.path().join("received.mbz");
-    let (blobs, out, m) = (p.blobs.clone(), mbz.clone(), manifest.clone());
-    blocking(move || {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
-        pf_mbz::assemble(
-            &m,
-            |part| {
-                blobs
-                    .open(&part.sha256)
-                    .map(|r| Box::new(r) as Box<dyn std::io::Read>)
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            },
-            &mut file,
-            &pf_mbz::ExportOptions::default(),
-        )
-        .map_err(write_failed)?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok(())
-    })
-    .await?;
+    super::assemble_to(&p, &manifest, &mbz).await?;
     let promoted = stage_and_promote(&p, &mbz).await?;
     let mut tree = course_tree(&promoted.archive, context_category(context))?;
     tree.course.visible = visible;
