@@ -20,6 +20,7 @@ pub mod ops;
 pub mod pull;
 pub mod receive;
 pub mod send;
+pub mod status;
 pub mod ticket;
 
 use crate::error::AppError;
