@@ -598,6 +598,18 @@ async fn refused_operations_create_nothing() {
     );
     let count = count + 1;
 
+    // With curation on, a new version arrives hidden until a curator shows it.
+    c.platform
+        .store
+        .set_setting(pf_server::services::publishing::CURATION, "1")
+        .await
+        .unwrap();
+    let curated = course_from(&f1, "availability_26_format").await;
+    let job = ok(&f1, &["publish", &curated, "--wait", "--json"]).await;
+    let held = job["result"]["course_id"].as_i64().unwrap();
+    assert_eq!(course_json(&courses(&c).await, held)["visible"], false);
+    let count = count + 1;
+
     // Missing grant, then a disabled peer: refused, nothing created.
     let other = course_from(&f1, "question_category_34_format").await;
     assert_eq!(
