@@ -660,8 +660,32 @@ async fn refused_operations_create_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_deploys_make_twenty_courses() {
+    // The training platform runs a post-deploy hook (no shell; PF_* variables); it fails while
+    // a marker file exists.
+    let hooks = tempfile::tempdir().unwrap();
+    let (script, seen, fail) = (
+        hooks.path().join("hook.sh"),
+        hooks.path().join("seen"),
+        hooks.path().join("fail"),
+    );
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$PF_COURSE_ID $PF_COURSE_IDNUMBER $PF_SOURCE $PF_USER\" >> {seen}\n\
+             test -s \"$PF_MBZ\" || exit 4\ntest -e {fail} && {{ echo broken; exit 3; }}\nexit 0\n",
+            seen = seen.display(),
+            fail = fail.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
-    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    let hook = script.to_str().unwrap().to_string();
+    let t = TestPlatform::start_with_config(PlatformRole::Training, "train", move |cfg| {
+        cfg.deploy.hook = hook;
+        cfg.deploy.hook_timeout_seconds = 20;
+    })
+    .await;
     pair(&t, &c).await;
     let course = course_from(&c, "sandbox-test").await;
     let shortname = ok(&c, &["course", "show", &course, "--json"]).await["shortname"]
@@ -757,6 +781,28 @@ async fn twenty_concurrent_deploys_make_twenty_courses() {
     expected.sort();
     assert_eq!(names, expected);
 
+    let lines = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(lines.lines().count(), 20, "{lines}");
+    assert!(
+        lines.lines().all(|l| l.ends_with(" cat admin@cat")),
+        "{lines}"
+    );
+    // A failing hook is reported; the course is kept and flagged.
+    std::fs::write(&fail, "").unwrap();
+    let done = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["result"]["hook"]["ok"], false, "{done}");
+    assert!(done["result"]["hook"]["output"]
+        .as_str()
+        .unwrap()
+        .contains("broken"));
+    let kept = CourseId(done["result"]["course_id"].as_i64().unwrap());
+    assert!(t.platform.store.hook_failed(kept).await.unwrap());
+
     // A local deploy: a hidden copy on the catalog itself, with lineage on both courses.
     let local = ok(
         &c,
@@ -770,7 +816,7 @@ async fn twenty_concurrent_deploys_make_twenty_courses() {
     assert_eq!(edges[0]["source"]["course_id"].to_string(), course);
     let edges = ok(&c, &["course", "lineage", &course, "--json"]).await;
     let edges = edges.as_array().unwrap();
-    assert_eq!(edges.len(), 21, "twenty deploys and the local one");
-    assert_eq!(edges[20]["target"]["platform"], "cat");
-    assert_eq!(edges[20]["actor"], "admin@cat");
+    assert_eq!(edges.len(), 22, "twenty-one deploys and the local one");
+    assert_eq!(edges[21]["target"]["platform"], "cat");
+    assert_eq!(edges[21]["actor"], "admin@cat");
 }

@@ -163,6 +163,17 @@ async fn restore(
             lineage: edge.clone(),
         })
         .await?;
+    let who = format!(
+        "{}@{me}",
+        actor
+            .user
+            .as_ref()
+            .map(|u| u.username.to_string())
+            .unwrap_or_default()
+    );
+    let hook =
+        super::receive::after_deploy(p, &created, &manifest.idnumber, category, me, &who, &mbz)
+            .await?;
     // The source's side of the edge.
     p.store
         .add_lineage(&Lineage {
@@ -181,7 +192,9 @@ async fn restore(
     progress.steps_done = 1;
     progress.step = "done".into();
     ctx.progress(&progress).await?;
-    Ok(
-        serde_json::json!({ "platform": me, "course_id": created.id.0, "shortname": created.shortname.as_str() }),
-    )
+    let mut result = serde_json::json!({ "platform": me, "course_id": created.id.0, "shortname": created.shortname.as_str() });
+    if let Some(h) = hook {
+        result["hook"] = h;
+    }
+    Ok(result)
 }

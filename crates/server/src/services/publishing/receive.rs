@@ -326,6 +326,20 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         }),
     )
     .await?;
+    let hook = if offer.operation == Operation::Deploy {
+        after_deploy(
+            &p,
+            &created,
+            &manifest.idnumber,
+            context_category(context),
+            &peer.name,
+            &params.actor,
+            &mbz,
+        )
+        .await?
+    } else {
+        None
+    };
     if offer.operation == Operation::Retrofit {
         if let Err(e) = super::notify::retrofitted(&p, created.id, &params.actor).await {
             tracing::warn!(course = %created.id, error = %e.message, "could not tell the authors");
@@ -334,12 +348,60 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     progress.steps_done = progress.steps_total;
     progress.step = "done".into();
     ctx.progress(&progress).await?;
-    Ok(result_of(
+    let mut result = result_of(
         &me,
         created.id.0,
         created.shortname.as_str(),
         version_number,
-    ))
+    );
+    if let Some(h) = hook {
+        result["hook"] = h;
+    }
+    Ok(result)
+}
+
+/// Runs the post-deploy hook; a failure flags the course (kept) and is reported, never fatal.
+pub(super) async fn after_deploy(
+    p: &Platform,
+    created: &pf_store::ImportedCourse,
+    idnumber: &str,
+    category: pf_domain::ids::CategoryId,
+    source: &str,
+    user: &str,
+    mbz: &std::path::Path,
+) -> Result<Option<serde_json::Value>, AppError> {
+    let category = p.store.category(category).await?;
+    let input = super::hook::HookInput {
+        course_id: created.id.0,
+        idnumber,
+        category_idnumber: category.idnumber.as_str(),
+        source,
+        user,
+        mbz,
+    };
+    let Some(doc) = super::hook::run(p, input).await? else {
+        return Ok(None);
+    };
+    if doc["ok"] != true {
+        p.store.flag_hook_failed(created.id).await?;
+    }
+    p.store
+        .append_audit(pf_store::NewAudit {
+            at: now(),
+            actor: user.to_string(),
+            action: "deploy.hook".into(),
+            target: format!("course:{}", created.id),
+            peer: None,
+            job: None,
+            result: if doc["ok"] == true {
+                "ok".into()
+            } else {
+                "hook_failed".into()
+            },
+            details: serde_json::json!({ "status": doc["status"], "error": doc["error"] }),
+        })
+        .await?;
+    Ok(Some(doc))
 }
 
 fn context_category(c: Context) -> pf_domain::ids::CategoryId {
