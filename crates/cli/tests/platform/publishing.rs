@@ -820,3 +820,65 @@ async fn twenty_concurrent_deploys_make_twenty_courses() {
     assert_eq!(edges[21]["target"]["platform"], "cat");
     assert_eq!(edges[21]["actor"], "admin@cat");
 }
+
+/// Accepts one HTTP request on `listener`, answers 200, returns (headers, body).
+async fn one_request(listener: tokio::net::TcpListener) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= len || n == 0 {
+                sock.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await
+                .unwrap();
+                return (head.to_ascii_lowercase(), body.to_string());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_webhook_is_signed_with_the_shared_secret() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/deployed", listener.local_addr().unwrap());
+    let got = tokio::spawn(one_request(listener));
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start_with_config(PlatformRole::Training, "train", move |cfg| {
+        cfg.deploy.webhook_url = url;
+        cfg.deploy.webhook_secret = pf_server::config::Secret("s3cret".into());
+    })
+    .await;
+    pair(&t, &c).await;
+    let course = course_from(&c, "sandbox-test").await;
+    let done = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(done["result"]["hook"]["ok"], true, "{done}");
+    let (head, body) = got.await.unwrap();
+    let expected =
+        pf_server::services::publishing::hook::webhook_signature("s3cret", body.as_bytes());
+    assert!(
+        head.contains(&format!("x-publishflow-signature: {expected}")),
+        "{head}"
+    );
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["course_id"], done["result"]["course_id"]);
+    assert_eq!(doc["user"], "admin@cat");
+}

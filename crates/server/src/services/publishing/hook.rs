@@ -2,7 +2,9 @@
 //! runs the program the admin configured in `[deploy] hook` — directly, never through a shell —
 //! with `PF_*` environment variables (course id, idnumber, category idnumber, source, user, and
 //! the `.mbz` path) and a timeout. Its output (the last 4 KiB) goes into the job's result; a
-//! failure is reported there and in the audit log, and the course is kept and flagged.
+//! failure is reported there and in the audit log, and the course is kept and flagged. Instead of
+//! a program, `webhook_url` receives the same facts as a JSON POST (to that URL only, no
+//! redirects), signed with HMAC-SHA256 under `webhook_secret` in `X-Publishflow-Signature`.
 
 use crate::error::AppError;
 use crate::platform::Platform;
@@ -19,8 +21,12 @@ pub struct DeploySection {
     /// The program run after each deploy arrives (absolute path; empty: none). Arguments are not
     /// supported: point it at a wrapper script.
     pub hook: String,
-    /// Seconds before the hook is killed.
+    /// Seconds before the hook is killed (or the webhook abandoned).
     pub hook_timeout_seconds: u64,
+    /// A URL told about each deploy instead of running a program (empty: none).
+    pub webhook_url: String,
+    /// The HMAC key of the webhook's signature.
+    pub webhook_secret: crate::config::Secret,
 }
 
 impl Default for DeploySection {
@@ -28,6 +34,8 @@ impl Default for DeploySection {
         DeploySection {
             hook: String::new(),
             hook_timeout_seconds: 300,
+            webhook_url: String::new(),
+            webhook_secret: crate::config::Secret::default(),
         }
     }
 }
@@ -54,10 +62,14 @@ pub async fn run(
     input: HookInput<'_>,
 ) -> Result<Option<serde_json::Value>, AppError> {
     let program = p.config.deploy.hook.trim().to_string();
-    if program.is_empty() {
-        return Ok(None);
-    }
     let timeout = Duration::from_secs(p.config.deploy.hook_timeout_seconds.max(1));
+    if program.is_empty() {
+        let url = p.config.deploy.webhook_url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(webhook(p, url, &input, timeout).await));
+    }
     let log = input.mbz.with_extension("hook.log");
     let mut cmd = Command::new(&program);
     cmd.env_clear()
@@ -102,4 +114,51 @@ pub async fn run(
         Err(e) => serde_json::json!({ "ok": false, "status": null, "error": e, "output": output }),
     };
     Ok(Some(doc))
+}
+
+/// The signature header's value for `body`: `sha256=` and the hex HMAC-SHA256 under `secret`.
+pub fn webhook_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn webhook(
+    p: &Platform,
+    url: &str,
+    input: &HookInput<'_>,
+    timeout: Duration,
+) -> serde_json::Value {
+    let body = serde_json::json!({
+        "course_id": input.course_id, "idnumber": input.idnumber,
+        "category_idnumber": input.category_idnumber, "source": input.source, "user": input.user,
+        "platform": p.config.platform.url,
+    })
+    .to_string();
+    let signature = webhook_signature(p.config.deploy.webhook_secret.expose(), body.as_bytes());
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return serde_json::json!({ "ok": false, "status": null, "error": e.to_string() }),
+    };
+    let sent = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("x-publishflow-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            serde_json::json!({ "ok": true, "status": r.status().as_u16(), "output": "" })
+        }
+        Ok(r) => serde_json::json!({ "ok": false, "status": r.status().as_u16(),
+                                     "error": format!("the webhook answered {}", r.status()) }),
+        Err(e) => serde_json::json!({ "ok": false, "status": null, "error": e.to_string() }),
+    }
 }
