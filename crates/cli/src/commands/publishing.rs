@@ -128,6 +128,15 @@ pub async fn publication(
                 table(&["CATALOG", "STATUS", "VERSIONS"], rows)
             });
         }
+        PublicationCommand::Link { idnumber, peer } => {
+            let peer = pf_server::services::peers::resolve(p, &peer).await?;
+            ops::link_series(p, actor, &idnumber, &peer).await?;
+            emit(
+                json,
+                &serde_json::json!({ "idnumber": idnumber, "linked": peer.name }),
+                || format!("{} may now act on {idnumber}", peer.name),
+            );
+        }
     }
     Ok(())
 }

@@ -452,13 +452,29 @@ async fn refused_operations_create_nothing() {
     assert_eq!(taken.code, 1, "{taken:?}");
     assert_eq!(taken.json()["error"]["code"], "idnumber_taken");
     assert_eq!(courses(&c).await.len(), count + 1);
+    // A catalog manager links the second factory to the series: it may update it.
+    ok(&c, &["publication", "link", &idnumber, "fac2", "--json"]).await;
+    let linked = ok(
+        &f2,
+        &[
+            "publish",
+            &b.to_string(),
+            "--mode",
+            "update",
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(linked["result"]["version"], 2, "{linked}");
+    let count = count + 2;
 
     // A corrupted part fails the job cleanly: a failed update changes nothing visible.
     let gap = course_from(&f1, "gapfill_example_course").await;
     let v1 = ok(&f1, &["publish", &gap, "--wait", "--json"]).await["result"]["course_id"]
         .as_i64()
         .unwrap();
-    let count = count + 2;
+    let count = count + 1;
     let rec = f1
         .platform
         .store

@@ -4,7 +4,7 @@
 
 use super::send::{source_capabilities, SendParams};
 pub use super::status::{
-    apply_publication, lineage, publication_status, series_status, EdgeEnd, LineageDoc,
+    apply_publication, lineage, link_series, publication_status, series_status, EdgeEnd, LineageDoc,
 };
 use crate::error::AppError;
 use crate::platform::Platform;

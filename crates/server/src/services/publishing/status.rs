@@ -195,3 +195,23 @@ pub async fn publication_status(
         "course_id": record.id.0, "idnumber": record.idnumber.as_str(), "catalogs": catalogs,
     }))
 }
+
+/// A catalog manager lets another source act on a series (SPEC §5.3): its publications of that
+/// idnumber are no longer `idnumber_taken`.
+pub async fn link_series(
+    p: &Platform,
+    actor: &Actor,
+    idnumber: &str,
+    peer: &PeerRecord,
+) -> Result<(), AppError> {
+    p.require(actor, Capability::CategoryManage, Context::System)
+        .await?;
+    p.store.link_series(idnumber.trim(), &peer.key_id).await?;
+    p.audit(
+        actor,
+        "publication.link",
+        format!("series:{}", idnumber.trim()),
+        serde_json::json!({ "peer": peer.name }),
+    )
+    .await
+}
