@@ -898,3 +898,67 @@ async fn a_deploy_webhook_is_signed_with_the_shared_secret() {
     assert_eq!(doc["course_id"], done["result"]["course_id"]);
     assert_eq!(doc["user"], "admin@cat");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployer_admitted_by_their_own_account_on_the_training_platform() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    // No grant: only the deployer's own account on the training platform can admit a deploy.
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", ""]).await.code,
+        0
+    );
+    let course = course_from(&c, "sandbox-test").await;
+    let role = format!("deployer@course:{course}");
+    ok(&c, &["user", "add", "dora", "--role", &role, "--json"]).await;
+    let incoming = category(&t, "Incoming").await;
+    let running = category(&t, "Running").await;
+    let creator = format!("coursecreator@category:{incoming}");
+    ok(&t, &["user", "add", "tdora", "--role", &creator, "--json"]).await;
+    assert_eq!(
+        cli(&t, &["peer", "link", "cat", "dora", "--to", "tdora"])
+            .await
+            .code,
+        0
+    );
+    // In the category where her account may create courses: admitted under (a).
+    let done = ok(
+        &c,
+        &[
+            "--as", "dora", "deploy", &course, "--to", "train", "--wait", "--json",
+        ],
+    )
+    .await;
+    let id = done["result"]["course_id"].as_i64().unwrap();
+    let on_t = courses(&t).await;
+    assert_eq!(course_json(&on_t, id)["category"], incoming);
+    // Where she lacks course:create: refused, nothing created.
+    let refused = cli(
+        &c,
+        &[
+            "--as",
+            "dora",
+            "deploy",
+            &course,
+            "--to",
+            "train",
+            "--category",
+            &running.to_string(),
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert_eq!(refused.json()["error"]["code"], "missing_capability");
+    assert_eq!(courses(&t).await.len(), 1);
+    // Someone without publishflow:deploy on the course cannot even queue it.
+    ok(&c, &["user", "add", "eve", "--json"]).await;
+    let eve = cli(
+        &c,
+        &["--as", "eve", "deploy", &course, "--to", "train", "--json"],
+    )
+    .await;
+    assert_eq!(eve.code, 1, "{eve:?}");
+}

@@ -33,6 +33,8 @@ struct Params {
     offer: Offer,
     peer: i64,
     account: i64,
+    /// The acting user's username on the calling peer (the account may be a linked local one).
+    username: String,
     actor: String,
     category: i64,
 }
@@ -140,6 +142,7 @@ pub async fn accept_offer(
         offer,
         peer: peer.id.0,
         account: account.id.0,
+        username: username.to_string(),
         actor: admission.label,
         category: category.0,
     };
@@ -198,7 +201,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let manifest = verify_manifest(&p, &peer.public_key, &offer.manifest, &offer.signature).await?;
     // Recheck the acting user's admission now that the job starts.
     let account = p.store.user(UserId(params.account)).await?;
-    let username = account.username.clone();
+    let username = Username::parse(&params.username)?;
     let context = Context::Category(pf_domain::ids::CategoryId(params.category));
     admit(
         &p,
