@@ -962,3 +962,94 @@ async fn a_deployer_admitted_by_their_own_account_on_the_training_platform() {
     .await;
     assert_eq!(eve.code, 1, "{eve:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_are_served_to_ticket_holders_with_ranges_and_tickets_renew() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    pair(&c, &f).await;
+    let course = course_from(&f, "gapfill_example_course").await;
+    let made = ok(&f, &["archive", "make", &course, "--json"]).await;
+    let rec = f
+        .platform
+        .store
+        .archive(made["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX).unwrap();
+    let part = manifest.parts.iter().max_by_key(|p| p.size).unwrap();
+    let blob = pf_store::blob::BlobStore::open(&*f.platform.blobs, &part.sha256).unwrap();
+    let bytes: Vec<u8> = std::io::Read::bytes(blob).map(Result::unwrap).collect();
+    let c_key = c.platform.identity.key_id().to_string();
+    let header = pf_server::services::publishing::pull::TICKET_HEADER;
+    let url = format!("{}/transfer/parts/{}", f.url, part.sha256);
+    let http = reqwest::Client::new();
+    // An expired ticket (signed by the factory) is refused; so is none.
+    let stale =
+        serde_json::to_vec(&json!({ "archive": rec.id, "peer": c_key, "expires": 1 })).unwrap();
+    let stale = format!(
+        "{}.{}",
+        hex_encode(&stale),
+        pf_net::sign_bytes(&f.platform.identity, &stale)
+    );
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    let r = http.get(&url).header(header, &stale).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // The catalog renews it over signed RPC, for itself only.
+    let peer_f = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "fac")
+        .unwrap();
+    let caller = pf_server::rpc::PeerCaller::new(&c.platform).unwrap();
+    let fresh: Value = caller
+        .post_json(
+            &peer_f,
+            "/rpc/ticket",
+            &json!({ "ticket": stale, "archive": rec.id }),
+            None,
+        )
+        .await
+        .unwrap();
+    let fresh = fresh["ticket"].as_str().unwrap().to_string();
+    let wrong = caller
+        .post_json::<_, Value>(
+            &peer_f,
+            "/rpc/ticket",
+            &json!({ "ticket": stale, "archive": rec.id + 1 }),
+            None,
+        )
+        .await;
+    assert!(wrong.is_err());
+    // Whole part, then a resumed tail with a range.
+    let r = http.get(&url).header(header, &fresh).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
+    let half = bytes.len() / 2;
+    let r = http
+        .get(&url)
+        .header(header, &fresh)
+        .header("range", format!("bytes={half}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), bytes[half..].to_vec());
+    // A blob that is not a part of the ticket's archive is not served.
+    let other = format!("{}/transfer/parts/{}", f.url, "0".repeat(64));
+    let r = http
+        .get(&other)
+        .header(header, &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
