@@ -71,4 +71,11 @@ pub enum PublicationCommand {
         /// The course.
         course: String,
     },
+    /// On a catalog: let another source act on an idnumber's series.
+    Link {
+        /// The series' idnumber.
+        idnumber: String,
+        /// The source platform (PEER).
+        peer: String,
+    },
 }

@@ -32,6 +32,9 @@ pub struct Config {
     pub mail: crate::mail::MailSection,
     /// The job runner.
     pub jobs: JobsSection,
+    /// Deploys arriving here: the post-deploy hook.
+    #[serde(default)]
+    pub deploy: crate::services::publishing::hook::DeploySection,
 }
 
 /// `[jobs]`
@@ -126,6 +129,7 @@ impl Default for Config {
                 retry_base_seconds: 5,
             },
             mail: crate::mail::MailSection::default(),
+            deploy: crate::services::publishing::hook::DeploySection::default(),
         }
     }
 }

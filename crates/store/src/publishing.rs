@@ -412,4 +412,28 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Flags a deployed course whose post-deploy hook failed (the course is kept).
+    pub async fn flag_hook_failed(&self, course: CourseId) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO course_publishing (course_id, hook_failed) VALUES ($1, 1)
+             ON CONFLICT (course_id) DO UPDATE SET hook_failed = 1",
+        )
+        .bind(course.0)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a course's post-deploy hook failed.
+    pub async fn hook_failed(&self, course: CourseId) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT hook_failed FROM course_publishing WHERE course_id = $1")
+            .bind(course.0)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>(0)? != 0,
+            None => false,
+        })
+    }
 }

@@ -68,12 +68,32 @@ impl TestPlatform {
         Self::start_full(role, name, None, pf_server::job_handlers(), Some(clock)).await
     }
 
+    /// Like [`TestPlatform::start`], with the configuration changed by `tweak` before serving.
+    pub async fn start_with_config(
+        role: PlatformRole,
+        name: &str,
+        tweak: impl FnOnce(&mut pf_server::config::Config),
+    ) -> TestPlatform {
+        Self::start_tweaked(role, name, None, pf_server::job_handlers(), None, tweak).await
+    }
+
     async fn start_full(
         role: PlatformRole,
         name: &str,
         database_url: Option<String>,
         handlers: pf_server::jobs::Registry,
         clock: Option<std::sync::Arc<dyn pf_net::Clock>>,
+    ) -> TestPlatform {
+        Self::start_tweaked(role, name, database_url, handlers, clock, |_| {}).await
+    }
+
+    async fn start_tweaked(
+        role: PlatformRole,
+        name: &str,
+        database_url: Option<String>,
+        handlers: pf_server::jobs::Registry,
+        clock: Option<std::sync::Arc<dyn pf_net::Clock>>,
+        tweak: impl FnOnce(&mut pf_server::config::Config),
     ) -> TestPlatform {
         // Server logs (internal errors included) show in the output of a failing test.
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
@@ -96,6 +116,7 @@ impl TestPlatform {
         // Retries wait no time in tests; the doubling backoff itself is unit-tested.
         let mut config = (*platform.config).clone();
         config.jobs.retry_base_seconds = 0;
+        tweak(&mut config);
         platform.config = std::sync::Arc::new(config);
         if let Some(clock) = clock {
             platform.clock = clock;

@@ -66,11 +66,6 @@ pub async fn deploy(
     args: DeployArgs,
     json: bool,
 ) -> Result<(), AppError> {
-    if args.to == "local" {
-        return Err(AppError::bad_request(
-            "deploying to this platform itself is not available yet: name a training peer",
-        ));
-    }
     let key = match &args.key_file {
         Some(f) => Some(super::read_password_file(f)?),
         None => None,
@@ -132,6 +127,15 @@ pub async fn publication(
                     .unwrap_or_default();
                 table(&["CATALOG", "STATUS", "VERSIONS"], rows)
             });
+        }
+        PublicationCommand::Link { idnumber, peer } => {
+            let peer = pf_server::services::peers::resolve(p, &peer).await?;
+            ops::link_series(p, actor, &idnumber, &peer).await?;
+            emit(
+                json,
+                &serde_json::json!({ "idnumber": idnumber, "linked": peer.name }),
+                || format!("{} may now act on {idnumber}", peer.name),
+            );
         }
     }
     Ok(())

@@ -452,13 +452,29 @@ async fn refused_operations_create_nothing() {
     assert_eq!(taken.code, 1, "{taken:?}");
     assert_eq!(taken.json()["error"]["code"], "idnumber_taken");
     assert_eq!(courses(&c).await.len(), count + 1);
+    // A catalog manager links the second factory to the series: it may update it.
+    ok(&c, &["publication", "link", &idnumber, "fac2", "--json"]).await;
+    let linked = ok(
+        &f2,
+        &[
+            "publish",
+            &b.to_string(),
+            "--mode",
+            "update",
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(linked["result"]["version"], 2, "{linked}");
+    let count = count + 2;
 
     // A corrupted part fails the job cleanly: a failed update changes nothing visible.
     let gap = course_from(&f1, "gapfill_example_course").await;
     let v1 = ok(&f1, &["publish", &gap, "--wait", "--json"]).await["result"]["course_id"]
         .as_i64()
         .unwrap();
-    let count = count + 2;
+    let count = count + 1;
     let rec = f1
         .platform
         .store
@@ -598,6 +614,18 @@ async fn refused_operations_create_nothing() {
     );
     let count = count + 1;
 
+    // With curation on, a new version arrives hidden until a curator shows it.
+    c.platform
+        .store
+        .set_setting(pf_server::services::publishing::CURATION, "1")
+        .await
+        .unwrap();
+    let curated = course_from(&f1, "availability_26_format").await;
+    let job = ok(&f1, &["publish", &curated, "--wait", "--json"]).await;
+    let held = job["result"]["course_id"].as_i64().unwrap();
+    assert_eq!(course_json(&courses(&c).await, held)["visible"], false);
+    let count = count + 1;
+
     // Missing grant, then a disabled peer: refused, nothing created.
     let other = course_from(&f1, "question_category_34_format").await;
     assert_eq!(
@@ -648,8 +676,32 @@ async fn refused_operations_create_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_deploys_make_twenty_courses() {
+    // The training platform runs a post-deploy hook (no shell; PF_* variables); it fails while
+    // a marker file exists.
+    let hooks = tempfile::tempdir().unwrap();
+    let (script, seen, fail) = (
+        hooks.path().join("hook.sh"),
+        hooks.path().join("seen"),
+        hooks.path().join("fail"),
+    );
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$PF_COURSE_ID $PF_COURSE_IDNUMBER $PF_SOURCE $PF_USER\" >> {seen}\n\
+             test -s \"$PF_MBZ\" || exit 4\ntest -e {fail} && {{ echo broken; exit 3; }}\nexit 0\n",
+            seen = seen.display(),
+            fail = fail.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
-    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    let hook = script.to_str().unwrap().to_string();
+    let t = TestPlatform::start_with_config(PlatformRole::Training, "train", move |cfg| {
+        cfg.deploy.hook = hook;
+        cfg.deploy.hook_timeout_seconds = 20;
+    })
+    .await;
     pair(&t, &c).await;
     let course = course_from(&c, "sandbox-test").await;
     let shortname = ok(&c, &["course", "show", &course, "--json"]).await["shortname"]
@@ -744,4 +796,260 @@ async fn twenty_concurrent_deploys_make_twenty_courses() {
         .collect();
     expected.sort();
     assert_eq!(names, expected);
+
+    let lines = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(lines.lines().count(), 20, "{lines}");
+    assert!(
+        lines.lines().all(|l| l.ends_with(" cat admin@cat")),
+        "{lines}"
+    );
+    // A failing hook is reported; the course is kept and flagged.
+    std::fs::write(&fail, "").unwrap();
+    let done = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["result"]["hook"]["ok"], false, "{done}");
+    assert!(done["result"]["hook"]["output"]
+        .as_str()
+        .unwrap()
+        .contains("broken"));
+    let kept = CourseId(done["result"]["course_id"].as_i64().unwrap());
+    assert!(t.platform.store.hook_failed(kept).await.unwrap());
+
+    // A local deploy: a hidden copy on the catalog itself, with lineage on both courses.
+    let local = ok(
+        &c,
+        &["deploy", &course, "--to", "local", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(local["transport"], "local", "{local}");
+    let copy = local["result"]["course_id"].as_i64().unwrap();
+    assert_eq!(course_json(&courses(&c).await, copy)["visible"], false);
+    let edges = ok(&c, &["course", "lineage", &copy.to_string(), "--json"]).await;
+    assert_eq!(edges[0]["source"]["course_id"].to_string(), course);
+    let edges = ok(&c, &["course", "lineage", &course, "--json"]).await;
+    let edges = edges.as_array().unwrap();
+    assert_eq!(edges.len(), 22, "twenty-one deploys and the local one");
+    assert_eq!(edges[21]["target"]["platform"], "cat");
+    assert_eq!(edges[21]["actor"], "admin@cat");
+}
+
+/// Accepts one HTTP request on `listener`, answers 200, returns (headers, body).
+async fn one_request(listener: tokio::net::TcpListener) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= len || n == 0 {
+                sock.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await
+                .unwrap();
+                return (head.to_ascii_lowercase(), body.to_string());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_webhook_is_signed_with_the_shared_secret() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/deployed", listener.local_addr().unwrap());
+    let got = tokio::spawn(one_request(listener));
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start_with_config(PlatformRole::Training, "train", move |cfg| {
+        cfg.deploy.webhook_url = url;
+        cfg.deploy.webhook_secret = pf_server::config::Secret("s3cret".into());
+    })
+    .await;
+    pair(&t, &c).await;
+    let course = course_from(&c, "sandbox-test").await;
+    let done = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await;
+    assert_eq!(done["result"]["hook"]["ok"], true, "{done}");
+    let (head, body) = got.await.unwrap();
+    let expected =
+        pf_server::services::publishing::hook::webhook_signature("s3cret", body.as_bytes());
+    assert!(
+        head.contains(&format!("x-publishflow-signature: {expected}")),
+        "{head}"
+    );
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["course_id"], done["result"]["course_id"]);
+    assert_eq!(doc["user"], "admin@cat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployer_admitted_by_their_own_account_on_the_training_platform() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    // No grant: only the deployer's own account on the training platform can admit a deploy.
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", ""]).await.code,
+        0
+    );
+    let course = course_from(&c, "sandbox-test").await;
+    let role = format!("deployer@course:{course}");
+    ok(&c, &["user", "add", "dora", "--role", &role, "--json"]).await;
+    let incoming = category(&t, "Incoming").await;
+    let running = category(&t, "Running").await;
+    let creator = format!("coursecreator@category:{incoming}");
+    ok(&t, &["user", "add", "tdora", "--role", &creator, "--json"]).await;
+    assert_eq!(
+        cli(&t, &["peer", "link", "cat", "dora", "--to", "tdora"])
+            .await
+            .code,
+        0
+    );
+    // In the category where her account may create courses: admitted under (a).
+    let done = ok(
+        &c,
+        &[
+            "--as", "dora", "deploy", &course, "--to", "train", "--wait", "--json",
+        ],
+    )
+    .await;
+    let id = done["result"]["course_id"].as_i64().unwrap();
+    let on_t = courses(&t).await;
+    assert_eq!(course_json(&on_t, id)["category"], incoming);
+    // Where she lacks course:create: refused, nothing created.
+    let refused = cli(
+        &c,
+        &[
+            "--as",
+            "dora",
+            "deploy",
+            &course,
+            "--to",
+            "train",
+            "--category",
+            &running.to_string(),
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert_eq!(refused.json()["error"]["code"], "missing_capability");
+    assert_eq!(courses(&t).await.len(), 1);
+    // Someone without publishflow:deploy on the course cannot even queue it.
+    ok(&c, &["user", "add", "eve", "--json"]).await;
+    let eve = cli(
+        &c,
+        &["--as", "eve", "deploy", &course, "--to", "train", "--json"],
+    )
+    .await;
+    assert_eq!(eve.code, 1, "{eve:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_are_served_to_ticket_holders_with_ranges_and_tickets_renew() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    pair(&c, &f).await;
+    let course = course_from(&f, "gapfill_example_course").await;
+    let made = ok(&f, &["archive", "make", &course, "--json"]).await;
+    let rec = f
+        .platform
+        .store
+        .archive(made["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX).unwrap();
+    let part = manifest.parts.iter().max_by_key(|p| p.size).unwrap();
+    let blob = pf_store::blob::BlobStore::open(&*f.platform.blobs, &part.sha256).unwrap();
+    let bytes: Vec<u8> = std::io::Read::bytes(blob).map(Result::unwrap).collect();
+    let c_key = c.platform.identity.key_id().to_string();
+    let header = pf_server::services::publishing::pull::TICKET_HEADER;
+    let url = format!("{}/transfer/parts/{}", f.url, part.sha256);
+    let http = reqwest::Client::new();
+    // An expired ticket (signed by the factory) is refused; so is none.
+    let stale =
+        serde_json::to_vec(&json!({ "archive": rec.id, "peer": c_key, "expires": 1 })).unwrap();
+    let stale = format!(
+        "{}.{}",
+        hex_encode(&stale),
+        pf_net::sign_bytes(&f.platform.identity, &stale)
+    );
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    let r = http.get(&url).header(header, &stale).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // The catalog renews it over signed RPC, for itself only.
+    let peer_f = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "fac")
+        .unwrap();
+    let caller = pf_server::rpc::PeerCaller::new(&c.platform).unwrap();
+    let fresh: Value = caller
+        .post_json(
+            &peer_f,
+            "/rpc/ticket",
+            &json!({ "ticket": stale, "archive": rec.id }),
+            None,
+        )
+        .await
+        .unwrap();
+    let fresh = fresh["ticket"].as_str().unwrap().to_string();
+    let wrong = caller
+        .post_json::<_, Value>(
+            &peer_f,
+            "/rpc/ticket",
+            &json!({ "ticket": stale, "archive": rec.id + 1 }),
+            None,
+        )
+        .await;
+    assert!(wrong.is_err());
+    // Whole part, then a resumed tail with a range.
+    let r = http.get(&url).header(header, &fresh).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
+    let half = bytes.len() / 2;
+    let r = http
+        .get(&url)
+        .header(header, &fresh)
+        .header("range", format!("bytes={half}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), bytes[half..].to_vec());
+    // A blob that is not a part of the ticket's archive is not served.
+    let other = format!("{}/transfer/parts/{}", f.url, "0".repeat(64));
+    let r = http
+        .get(&other)
+        .header(header, &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -44,5 +44,6 @@ CREATE INDEX lineage_local ON lineage (local_course);
 CREATE TABLE course_publishing (
     course_id       INTEGER PRIMARY KEY REFERENCES courses (id) ON DELETE CASCADE,
     deploy_key_hash TEXT,
-    free_category   INTEGER NOT NULL DEFAULT 1 CHECK (free_category IN (0, 1))
+    free_category   INTEGER NOT NULL DEFAULT 1 CHECK (free_category IN (0, 1)),
+    hook_failed     INTEGER NOT NULL DEFAULT 0 CHECK (hook_failed IN (0, 1))
 );

@@ -14,11 +14,14 @@
 //! to its end and mirrors its progress and result. [`ops`] holds what users call: enqueueing
 //! the operations, lineage, publication status and per-course settings.
 
+pub mod hook;
+pub mod local;
 pub mod notify;
 pub mod ops;
 pub mod pull;
 pub mod receive;
 pub mod send;
+pub mod status;
 pub mod ticket;
 
 use crate::error::AppError;
@@ -81,6 +84,7 @@ pub fn register(registry: &mut crate::jobs::Registry) {
         registry.register(kind_of(op), send::Send(op));
     }
     registry.register(receive::KIND, receive::Receive);
+    registry.register(local::KIND, local::DeployLocal);
 }
 
 /// Verifies the manifest's signature with `key` and parses it within the caps.
@@ -110,4 +114,32 @@ pub async fn verify_manifest(
         return Err(AppError::bad_request("the manifest is not canonical JSON"));
     }
     Ok(parsed)
+}
+
+/// Reassembles a manifest's parts (all in the blob store, verified as they are read) into a
+/// `.mbz` at `out`.
+pub(crate) async fn assemble_to(
+    p: &Platform,
+    manifest: &pf_mbz::TransportManifest,
+    out: &std::path::Path,
+) -> Result<(), AppError> {
+    let (blobs, out, m) = (p.blobs.clone(), out.to_path_buf(), manifest.clone());
+    crate::services::archives::blocking(move || {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
+        pf_mbz::assemble(
+            &m,
+            |part| {
+                blobs
+                    .open(&part.sha256)
+                    .map(|r| Box::new(r) as Box<dyn std::io::Read>)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            },
+            &mut file,
+            &pf_mbz::ExportOptions::default(),
+        )
+        .map_err(crate::services::archives::write_failed)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(())
+    })
+    .await
 }

@@ -9,7 +9,7 @@ use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::platform::Platform;
 use crate::services::admission::{admit, landing_context};
 use crate::services::archives::import::{course_tree, stage_and_promote};
-use crate::services::archives::{blocking, write_failed, Scratch};
+use crate::services::archives::Scratch;
 use crate::services::jobs::{enqueue, JobRequest};
 use crate::services::{now, Actor, Via};
 use pf_api::ErrorCode;
@@ -33,6 +33,8 @@ struct Params {
     offer: Offer,
     peer: i64,
     account: i64,
+    /// The acting user's username on the calling peer (the account may be a linked local one).
+    username: String,
     actor: String,
     category: i64,
 }
@@ -140,6 +142,7 @@ pub async fn accept_offer(
         offer,
         peer: peer.id.0,
         account: account.id.0,
+        username: username.to_string(),
         actor: admission.label,
         category: category.0,
     };
@@ -198,7 +201,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let manifest = verify_manifest(&p, &peer.public_key, &offer.manifest, &offer.signature).await?;
     // Recheck the acting user's admission now that the job starts.
     let account = p.store.user(UserId(params.account)).await?;
-    let username = account.username.clone();
+    let username = Username::parse(&params.username)?;
     let context = Context::Category(pf_domain::ids::CategoryId(params.category));
     admit(
         &p,
@@ -263,25 +266,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     ctx.progress(&progress).await?;
     let scratch = Scratch::new(&p)?;
     let mbz = scratch.path().join("received.mbz");
-    let (blobs, out, m) = (p.blobs.clone(), mbz.clone(), manifest.clone());
-    blocking(move || {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
-        pf_mbz::assemble(
-            &m,
-            |part| {
-                blobs
-                    .open(&part.sha256)
-                    .map(|r| Box::new(r) as Box<dyn std::io::Read>)
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            },
-            &mut file,
-            &pf_mbz::ExportOptions::default(),
-        )
-        .map_err(write_failed)?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok(())
-    })
-    .await?;
+    super::assemble_to(&p, &manifest, &mbz).await?;
     let promoted = stage_and_promote(&p, &mbz).await?;
     let mut tree = course_tree(&promoted.archive, context_category(context))?;
     tree.course.visible = visible;
@@ -344,6 +329,20 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         }),
     )
     .await?;
+    let hook = if offer.operation == Operation::Deploy {
+        after_deploy(
+            &p,
+            &created,
+            &manifest.idnumber,
+            context_category(context),
+            &peer.name,
+            &params.actor,
+            &mbz,
+        )
+        .await?
+    } else {
+        None
+    };
     if offer.operation == Operation::Retrofit {
         if let Err(e) = super::notify::retrofitted(&p, created.id, &params.actor).await {
             tracing::warn!(course = %created.id, error = %e.message, "could not tell the authors");
@@ -352,12 +351,60 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     progress.steps_done = progress.steps_total;
     progress.step = "done".into();
     ctx.progress(&progress).await?;
-    Ok(result_of(
+    let mut result = result_of(
         &me,
         created.id.0,
         created.shortname.as_str(),
         version_number,
-    ))
+    );
+    if let Some(h) = hook {
+        result["hook"] = h;
+    }
+    Ok(result)
+}
+
+/// Runs the post-deploy hook; a failure flags the course (kept) and is reported, never fatal.
+pub(super) async fn after_deploy(
+    p: &Platform,
+    created: &pf_store::ImportedCourse,
+    idnumber: &str,
+    category: pf_domain::ids::CategoryId,
+    source: &str,
+    user: &str,
+    mbz: &std::path::Path,
+) -> Result<Option<serde_json::Value>, AppError> {
+    let category = p.store.category(category).await?;
+    let input = super::hook::HookInput {
+        course_id: created.id.0,
+        idnumber,
+        category_idnumber: category.idnumber.as_str(),
+        source,
+        user,
+        mbz,
+    };
+    let Some(doc) = super::hook::run(p, input).await? else {
+        return Ok(None);
+    };
+    if doc["ok"] != true {
+        p.store.flag_hook_failed(created.id).await?;
+    }
+    p.store
+        .append_audit(pf_store::NewAudit {
+            at: now(),
+            actor: user.to_string(),
+            action: "deploy.hook".into(),
+            target: format!("course:{}", created.id),
+            peer: None,
+            job: None,
+            result: if doc["ok"] == true {
+                "ok".into()
+            } else {
+                "hook_failed".into()
+            },
+            details: serde_json::json!({ "status": doc["status"], "error": doc["error"] }),
+        })
+        .await?;
+    Ok(Some(doc))
 }
 
 fn context_category(c: Context) -> pf_domain::ids::CategoryId {

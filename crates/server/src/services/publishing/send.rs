@@ -168,7 +168,7 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
     outcome
 }
 
-fn course_lock(course: CourseId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+pub(super) fn course_lock(course: CourseId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     static LOCKS: std::sync::OnceLock<
         std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     > = std::sync::OnceLock::new();
@@ -276,7 +276,7 @@ async fn transfer(
                 target_platform: peer.name.clone(),
                 target_course: result["course_id"].as_i64().unwrap_or(0),
                 local_course: course.id.0,
-                actor: actor.label(),
+                actor: format!("{username}@{}", p.name().await?),
                 job_key: job.idempotency_key.clone(),
                 created_at: now(),
             })
