@@ -79,8 +79,10 @@ async fn check_section(
     let found = sqlx::query("SELECT id FROM sections WHERE id = $1 AND course_id = $2")
         .bind(section.0)
         .bind(course.0)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .next();
     found
         .map(|_| ())
         .ok_or_else(|| StoreError::not_found(format!("section {section} of course {course}")))
@@ -131,8 +133,11 @@ pub(crate) async fn append(conn: &mut AnyConnection, new: &NewActivity) -> Store
     .bind(&new.intro)
     .bind(flag(new.visible))
     .bind(json_text(&new.payload))
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?
     .try_get(0)?;
     Ok(ActivityId(id))
 }
@@ -162,8 +167,10 @@ impl Store {
     pub async fn activity(&self, id: ActivityId) -> StoreResult<ActivityRecord> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("activity {id}")))?;
         from_row(&row)
     }
@@ -205,8 +212,10 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT course_id, section_id FROM activities WHERE id = $1")
             .bind(id.0)
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("activity {id}")))?;
         let course = CourseId(row.try_get("course_id")?);
         let from = SectionId(row.try_get("section_id")?);

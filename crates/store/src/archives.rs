@@ -85,8 +85,11 @@ impl Store {
             "SELECT COALESCE(MAX(counter), 0) FROM course_archives WHERE course_id = $1",
         )
         .bind(course.0)
-        .fetch_one(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?;
         Ok(row.try_get(0)?)
     }
 
@@ -105,8 +108,9 @@ impl Store {
         .bind(&new.sha256)
         .bind(&new.origin)
         .bind(new.created_at)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
         .map_err(|e| {
             on_write(
                 e,
@@ -134,8 +138,10 @@ impl Store {
             "SELECT {COLUMNS} FROM course_archives WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("archive {id}")))?;
         from_row(&row)
     }

@@ -65,8 +65,11 @@ impl Store {
         .bind(entry.job.map(|j| j.0))
         .bind(&entry.result)
         .bind(json_text(&entry.details))
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?
         .try_get(0)?)
     }
 

@@ -132,8 +132,10 @@ impl Store {
         )
         .bind(id_hash)
         .bind(unix_now())
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next();
         row.as_ref().map(session_from_row).transpose()
     }
 
@@ -180,8 +182,11 @@ impl Store {
             sqlx::query("SELECT COUNT(*) FROM failed_logins WHERE key = $1 AND at >= $2")
                 .bind(key)
                 .bind(since)
-                .fetch_one(self.pool())
+                .fetch_all(self.pool())
                 .await?
+                .into_iter()
+                .next()
+                .ok_or(sqlx::Error::RowNotFound)?
                 .try_get(0)?,
         )
     }
@@ -215,8 +220,9 @@ impl Store {
         .bind(&new.token_hash)
         .bind(new.created_at)
         .bind(new.expires_at)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
         .map_err(|e| {
             on_write(
                 e,
@@ -234,8 +240,10 @@ impl Store {
         ))
         .bind(token_hash)
         .bind(unix_now())
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next();
         row.as_ref().map(token_from_row).transpose()
     }
 
@@ -256,8 +264,10 @@ impl Store {
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("token {id}")))?;
         token_from_row(&row)
     }

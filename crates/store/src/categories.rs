@@ -64,8 +64,10 @@ impl Store {
         if let Some(parent) = new.parent {
             let exists = sqlx::query("SELECT id FROM categories WHERE id = $1")
                 .bind(parent.0)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .next();
             if exists.is_none() {
                 return Err(StoreError::not_found(format!("category {parent}")));
             }
@@ -75,8 +77,11 @@ impl Store {
              WHERE ($1 IS NULL AND parent_id IS NULL) OR parent_id = $1",
         )
         .bind(new.parent.map(|p| p.0))
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?
         .try_get(0)?;
         let id: i64 = sqlx::query(
             "INSERT INTO categories (parent_id, name, idnumber, visible, sort_order)
@@ -87,8 +92,9 @@ impl Store {
         .bind(&new.idnumber)
         .bind(flag(new.visible))
         .bind(next)
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
+        .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
         .map_err(|e| {
             on_write(
                 e,
@@ -115,8 +121,10 @@ impl Store {
     pub async fn category(&self, id: CategoryId) -> StoreResult<Category> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM categories WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("category {id}")))?;
         from_row(&row)
     }
@@ -183,8 +191,11 @@ impl Store {
                   + (SELECT COUNT(*) FROM courses WHERE category_id = $1)",
         )
         .bind(id.0)
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?
         .try_get(0)?;
         if children > 0 {
             return Err(StoreError::conflict(format!(

@@ -201,8 +201,11 @@ async fn insert(
     .bind(flag(new.guest_access))
     .bind(new.archive_payload.as_ref().map(json_text))
     .bind(now)
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?
     .try_get(0)
 }
 
@@ -278,8 +281,10 @@ impl Store {
             "SELECT {COLUMNS} FROM courses WHERE id = $1 AND deleted_at IS NULL"
         ))
         .bind(id.0)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("course {id}")))?;
         from_row(&row)
     }
@@ -290,8 +295,10 @@ impl Store {
             "SELECT {COLUMNS} FROM courses WHERE shortname = $1 AND deleted_at IS NULL"
         ))
         .bind(shortname)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("course '{shortname}'")))?;
         from_row(&row)
     }
@@ -320,8 +327,11 @@ impl Store {
         )
         .bind(query.category.map(|c| c.0))
         .bind(flag(query.include_hidden))
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?
         .try_get(0)?)
     }
 
@@ -332,8 +342,10 @@ impl Store {
             "SELECT {COLUMNS} FROM courses WHERE id = $1 AND deleted_at IS NULL"
         ))
         .bind(id.0)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("course {id}")))?;
         let cur = from_row(&row)?;
         let shortname = update.shortname.unwrap_or(cur.shortname);

@@ -125,8 +125,9 @@ pub(crate) async fn insert(conn: &mut AnyConnection, new: &NewFile) -> StoreResu
     .bind(new.itemid)
     .bind(&new.author)
     .bind(&new.license)
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
+    .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     .map_err(|e| on_write(e, || "file already recorded".into(), || format!("course {}", new.course)))?
     .try_get(0)?)
 }
@@ -151,8 +152,10 @@ impl Store {
             let found = sqlx::query("SELECT id FROM activities WHERE id = $1 AND course_id = $2")
                 .bind(activity.0)
                 .bind(new.course.0)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .next();
             if found.is_none() {
                 return Err(StoreError::not_found(format!(
                     "activity {activity} of course {}",
@@ -180,8 +183,10 @@ impl Store {
     pub async fn file(&self, id: i64) -> StoreResult<FileRecord> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM files WHERE id = $1"))
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("file {id}")))?;
         from_row(&row)
     }

@@ -182,8 +182,10 @@ impl Store {
         .bind(&new.throttle_class)
         .bind(new.max_attempts.max(1))
         .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next();
         if let Some(row) = inserted {
             return Ok((from_row(&row)?, true));
         }
@@ -201,8 +203,10 @@ impl Store {
     pub async fn job(&self, id: JobId) -> StoreResult<JobRecord> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("job {id}")))?;
         from_row(&row)
     }
@@ -213,8 +217,10 @@ impl Store {
             "SELECT {COLUMNS} FROM jobs WHERE idempotency_key = $1"
         ))
         .bind(key)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("job with key '{key}'")))?;
         from_row(&row)
     }
@@ -260,8 +266,10 @@ impl Store {
             .bind(runner)
             .bind(now)
             .bind(class_limit)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next();
         tx.commit().await?;
         row.as_ref().map(from_row).transpose()
     }

@@ -18,6 +18,11 @@
 //! also on a fresh PostgreSQL database per test when `PUBLISHFLOW_TEST_DATABASE_URL` names a
 //! server whose user may create databases, e.g.
 //! `PUBLISHFLOW_TEST_DATABASE_URL='postgres:///root?host=/var/run/postgresql' cargo test -p pf-store`.
+//!
+//! Every query reads its whole result (`fetch_all`), never `fetch_one`/`fetch_optional`: on
+//! SQLite, sqlx resets a statement whose stream was dropped early on its worker thread, later,
+//! and until then the connection keeps its read snapshot (sqlx #2543), so a server could miss
+//! what a CLI process just committed.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -147,7 +152,12 @@ impl Store {
 
     /// Checks the database answers (for readiness probes).
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?;
         Ok(())
     }
 

@@ -109,8 +109,11 @@ impl Store {
             .bind(&m.html_body)
             .bind(json_text(&m.headers))
             .bind(m.created_at)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?
             .try_get(0)?;
             ids.push(id);
         }
@@ -139,9 +142,10 @@ impl Store {
                  ORDER BY next_attempt_at, id LIMIT 1"
             ))
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
-            else {
+            .into_iter()
+            .next() else {
                 return Ok(None);
             };
             let mut mail = from_row(&row)?;
@@ -212,8 +216,10 @@ impl Store {
         )
         .bind(kind)
         .bind(lang)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next();
         row.map(|r| {
             Ok(MailTemplate {
                 kind: r.try_get("kind")?,

@@ -169,8 +169,10 @@ impl Store {
         if let Some(v) = &r.version {
             let existing = sqlx::query("SELECT id FROM publication_series WHERE idnumber = $1")
                 .bind(&v.idnumber)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .next();
             let series: i64 = match existing {
                 Some(row) => row.try_get(0)?,
                 None => sqlx::query(
@@ -180,8 +182,9 @@ impl Store {
                 .bind(&v.idnumber)
                 .bind(&v.source)
                 .bind(r.lineage.created_at)
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
+                .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
                 .map_err(|e| on_write(e, || format!("series {}", v.idnumber), String::new))?
                 .try_get(0)?,
             };
@@ -266,8 +269,10 @@ impl Store {
     pub async fn lineage_by_key(&self, job_key: &str) -> StoreResult<Option<Lineage>> {
         let row = sqlx::query("SELECT * FROM lineage WHERE job_key = $1 ORDER BY id LIMIT 1")
             .bind(job_key)
-            .fetch_optional(self.pool())
-            .await?;
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .next();
         row.as_ref().map(lineage_row).transpose()
     }
 
@@ -276,8 +281,10 @@ impl Store {
         let Some(row) =
             sqlx::query("SELECT id, source FROM publication_series WHERE idnumber = $1")
                 .bind(idnumber)
-                .fetch_optional(self.pool())
+                .fetch_all(self.pool())
                 .await?
+                .into_iter()
+                .next()
         else {
             return Ok(None);
         };
@@ -358,8 +365,10 @@ impl Store {
             "SELECT deploy_key_hash, free_category FROM course_publishing WHERE course_id = $1",
         )
         .bind(course.0)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .next();
         match row {
             None => Ok((None, true)),
             Some(r) => Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0)),
@@ -429,8 +438,10 @@ impl Store {
     pub async fn hook_failed(&self, course: CourseId) -> StoreResult<bool> {
         let row = sqlx::query("SELECT hook_failed FROM course_publishing WHERE course_id = $1")
             .bind(course.0)
-            .fetch_optional(self.pool())
-            .await?;
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .next();
         Ok(match row {
             Some(r) => r.try_get::<i64, _>(0)? != 0,
             None => false,

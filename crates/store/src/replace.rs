@@ -42,8 +42,11 @@ impl Store {
         let ids = insert_content(&mut tx, course, sections, files).await?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM courses WHERE id = $1"))
             .bind(course.0)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?;
         let shortname = from_row(&row)?.shortname;
         tx.commit().await?;
         Ok(ImportedCourse {

@@ -45,8 +45,10 @@ impl Store {
         };
         match sqlx::query(sql)
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
         {
             Some(_) => Ok(()),
             None => Err(StoreError::not_found(context.to_string())),
@@ -133,8 +135,10 @@ impl Store {
             Context::Course(c) => {
                 let row = sqlx::query("SELECT category_id FROM courses WHERE id = $1")
                     .bind(c.0)
-                    .fetch_optional(self.pool())
+                    .fetch_all(self.pool())
                     .await?
+                    .into_iter()
+                    .next()
                     .ok_or_else(|| StoreError::not_found(format!("course {c}")))?;
                 Some(CategoryId(row.try_get(0)?))
             }

@@ -77,8 +77,11 @@ impl Store {
         .bind(grant.as_str())
         .bind(rule.to_string())
         .bind(crate::unix_now())
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?
         .try_get(0)?)
     }
 

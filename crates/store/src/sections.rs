@@ -61,8 +61,10 @@ async fn section_in(
 ) -> StoreResult<SectionRecord> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sections WHERE id = $1"))
         .bind(id.0)
-        .fetch_optional(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("section {id}")))?;
     from_row(&row)
 }
@@ -115,8 +117,9 @@ pub(crate) async fn append(
     .bind(&new.summary)
     .bind(flag(new.visible))
     .bind(json_text(&new.payload))
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
+    .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     .map_err(|e| {
         on_write(
             e,
@@ -148,8 +151,10 @@ impl Store {
     pub async fn section(&self, id: SectionId) -> StoreResult<SectionRecord> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sections WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("section {id}")))?;
         from_row(&row)
     }

@@ -76,15 +76,19 @@ async fn course_state(
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(course.0)
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?
+    .into_iter()
+    .next()
     .ok_or_else(|| StoreError::not_found(format!("course {course}")))?;
     let granted = sqlx::query(
         "SELECT id FROM session_closes WHERE course_id = $1 AND reopened_at IS NULL AND guest_granted = 1",
     )
     .bind(course.0)
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?
+    .into_iter()
+    .next()
     .is_some();
     let state = SessionState {
         category: CategoryId(row.try_get("category_id")?),
@@ -277,8 +281,11 @@ impl Store {
                 .bind(mode.as_str())
                 .bind(flag(p.guest_granted_by_close))
                 .bind(change.at)
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?
+                .into_iter()
+                .next()
+                .ok_or(sqlx::Error::RowNotFound)?
                 .try_get(0)?;
                 if p.disable_students {
                     outcome.disabled = disable_students(&mut tx, course, close_id).await?;

@@ -8,8 +8,10 @@ impl Store {
     pub async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
         let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
             .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .next();
         Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
     }
 

@@ -118,8 +118,9 @@ impl Store {
         .bind(&new.fullname)
         .bind(&new.lang)
         .bind(unix_now())
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
         .map_err(|e| {
             on_write(
                 e,
@@ -138,8 +139,10 @@ impl Store {
     pub async fn user(&self, id: UserId) -> StoreResult<UserRecord> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?
+            .into_iter()
+            .next()
             .ok_or_else(|| StoreError::not_found(format!("user {id}")))?;
         from_row(&row)
     }
@@ -150,8 +153,10 @@ impl Store {
             "SELECT {COLUMNS} FROM users WHERE username = $1 AND home_peer IS NULL"
         ))
         .bind(username.as_str())
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("user '{username}'")))?;
         from_row(&row)
     }
@@ -163,8 +168,10 @@ impl Store {
         ))
         .bind(username.as_str())
         .bind(peer.0)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| StoreError::not_found(format!("user '{username}' of peer {peer}")))?;
         from_row(&row)
     }
@@ -255,8 +262,10 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let defined = sqlx::query("SELECT key FROM profile_fields WHERE key = $1")
             .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next();
         if defined.is_none() {
             return Err(StoreError::not_found(format!("profile field '{key}'")));
         }
