@@ -218,12 +218,13 @@ pub async fn list(
     };
     let total = p.store.count_courses(query.clone()).await?;
     let mut courses = p.store.courses(query).await?;
-    if super::rules::any_rules(p).await? {
+    let rules = p.store.rules().await?;
+    if !rules.is_empty() {
         // Users outside a course's consult rules do not see it at all, in lists either. (The
         // total still counts it: paging stays stable; the page may hold fewer entries.)
         let mut kept = Vec::with_capacity(courses.len());
         for c in courses {
-            if super::rules::course_verdict(p, actor, c.id, RuleGrant::Consult).await?
+            if super::rules::verdict_among(p, actor, c.id, RuleGrant::Consult, &rules).await?
                 != RuleVerdict::Outside
             {
                 kept.push(c);

@@ -43,13 +43,27 @@ pub async fn course_verdict(
     course: CourseId,
     grant: RuleGrant,
 ) -> Result<RuleVerdict, AppError> {
+    let all = p.store.rules().await?;
+    verdict_among(p, actor, course, grant, &all).await
+}
+
+/// Like [`course_verdict`] with the platform's rules already loaded (listings load them once).
+pub async fn verdict_among(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    grant: RuleGrant,
+    all: &[pf_store::RuleRecord],
+) -> Result<RuleVerdict, AppError> {
+    // Most platforms have no rule of this grant: answer before walking the context chain.
+    if all.iter().all(|r| r.grant != grant) {
+        return Ok(RuleVerdict::NoRules);
+    }
     let chain = p.store.context_chain(Context::Course(course)).await?;
-    let rules: Vec<(RuleGrant, Rule)> = p
-        .store
-        .rules_on(&chain)
-        .await?
-        .into_iter()
-        .map(|r| (r.grant, r.rule))
+    let rules: Vec<(RuleGrant, Rule)> = all
+        .iter()
+        .filter(|r| chain.contains(&r.context))
+        .map(|r| (r.grant, r.rule.clone()))
         .collect();
     if rules.iter().all(|(g, _)| *g != grant) {
         return Ok(RuleVerdict::NoRules);
@@ -64,11 +78,6 @@ pub async fn course_verdict(
         None => BTreeMap::new(),
     };
     Ok(verdict(&rules, grant, &fields))
-}
-
-/// Whether any rule exists (lets listings skip the per-course work on platforms without rules).
-pub async fn any_rules(p: &Platform) -> Result<bool, AppError> {
-    Ok(!p.store.rules().await?.is_empty())
 }
 
 /// Adds a rule (administrators).
