@@ -55,6 +55,8 @@ pub struct MailRecord {
     pub sent_at: Option<i64>,
     /// The last failure, or empty.
     pub last_error: String,
+    /// When the SMTP server refused it permanently; held, not retried, until an admin asks.
+    pub refused_at: Option<i64>,
 }
 
 /// An admin-edited template for one kind of message in one language.
@@ -73,7 +75,7 @@ pub struct MailTemplate {
 }
 
 const COLUMNS: &str = "id, kind, recipient, subject, text_body, html_body, headers, created_at, \
-                       attempts, next_attempt_at, sent_at, last_error";
+                       attempts, next_attempt_at, sent_at, last_error, refused_at";
 
 fn from_row(r: &AnyRow) -> StoreResult<MailRecord> {
     Ok(MailRecord {
@@ -89,6 +91,7 @@ fn from_row(r: &AnyRow) -> StoreResult<MailRecord> {
         next_attempt_at: r.try_get("next_attempt_at")?,
         sent_at: r.try_get("sent_at")?,
         last_error: r.try_get("last_error")?,
+        refused_at: r.try_get("refused_at")?,
     })
 }
 
@@ -138,7 +141,8 @@ impl Store {
     pub async fn claim_mail(&self, now: i64, lease_until: i64) -> StoreResult<Option<MailRecord>> {
         loop {
             let Some(row) = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1
+                "SELECT {COLUMNS} FROM outbox
+                 WHERE sent_at IS NULL AND refused_at IS NULL AND next_attempt_at <= $1
                  ORDER BY next_attempt_at, id LIMIT 1"
             ))
             .bind(now)
@@ -198,15 +202,34 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every undelivered message due at `now` (an admin's "retry now").
-    pub async fn retry_mail_now(&self, now: i64) -> StoreResult<u64> {
-        Ok(
-            sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE sent_at IS NULL")
-                .bind(now)
-                .execute(self.pool())
-                .await?
-                .rows_affected(),
+    /// Records a permanent refusal: the message is kept, with the error, but no longer tried
+    /// until an administrator asks again ([`Store::retry_mail_now`]).
+    pub async fn mail_refused(&self, id: i64, error: &str, at: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, refused_at = $3
+             WHERE id = $1 AND sent_at IS NULL",
         )
+        .bind(id)
+        .bind(error)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found(format!("queued message {id}")));
+        }
+        Ok(())
+    }
+
+    /// Makes every undelivered message due at `now`, refused ones included (an admin's
+    /// "retry now", e.g. after fixing an address or the server's configuration).
+    pub async fn retry_mail_now(&self, now: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, refused_at = NULL WHERE sent_at IS NULL",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
     }
 
     /// The admin's template for a kind and language, if one was saved.

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "profile_rules",
         sql: include_str!("../migrations/postgres/0007_profile_rules.sql"),
     },
+    Migration {
+        version: 12,
+        name: "mail_refusals",
+        sql: include_str!("../migrations/postgres/0012_mail_refusals.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

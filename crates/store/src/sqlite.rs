@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "profile_rules",
         sql: include_str!("../migrations/sqlite/0007_profile_rules.sql"),
     },
+    Migration {
+        version: 12,
+        name: "mail_refusals",
+        sql: include_str!("../migrations/sqlite/0012_mail_refusals.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.

@@ -86,20 +86,20 @@ pub async fn outbox(
             emit(json, &report, || {
                 if report.configured {
                     format!(
-                        "{} sent, {} kept for a later attempt",
-                        report.sent, report.failed
+                        "{} sent, {} kept for a later attempt, {} refused by the server (held)",
+                        report.sent, report.failed, report.refused
                     )
                 } else {
                     "no SMTP server is configured ([mail] smtp_url): messages stay in the outbox"
                         .into()
                 }
             });
-            if report.failed > 0 {
+            if report.failed + report.refused > 0 {
                 return Err(AppError::new(
                     pf_api::ErrorCode::Failed,
                     format!(
-                        "{} messages could not be delivered; they stay queued",
-                        report.failed
+                        "{} messages could not be delivered; they stay in the outbox (`outbox list`)",
+                        report.failed + report.refused
                     ),
                 ));
             }

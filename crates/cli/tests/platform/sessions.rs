@@ -681,3 +681,93 @@ async fn opening_with_notification_mails_every_participant_in_their_language() {
     drop(sink);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_refuses_is_held_not_retried_forever() {
+    let t = TestPlatform::start(PlatformRole::Training, "Lycée Sud").await;
+    let incoming = setting_category(&t, settings::LANDING_CATEGORY).await;
+    let c = arrived_course(&t, incoming, "BIO", "Biologie").await;
+    add_user(&t, "ann", "Ann", "en", "ann@example.org", "student", c);
+    add_user(
+        &t,
+        "gone",
+        "Gone",
+        "fr",
+        "refused@example.org",
+        "student",
+        c,
+    );
+    let port = free_port();
+    let Some(sink) = SmtpSink::start(port, &t.dir.path().join("smtp")) else {
+        return;
+    };
+    let config = t.data_dir().join("publishflow.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.truncate(text.find("[mail]").expect("init writes a [mail] section"));
+    text.push_str(&format!(
+        "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nstarttls = false\nfrom = \"noreply@training.example\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    session(&t, &["open", &c.0.to_string(), "--notify"]);
+
+    let run = t.cli(bin(), &["outbox", "deliver", "--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        (run.json()["sent"].as_i64(), run.json()["refused"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let outbox = t.cli(bin(), &["outbox", "list", "--json"]).json();
+    let refused = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["to"] == "refused@example.org")
+        .unwrap()
+        .clone();
+    assert_eq!(refused["status"], "refused", "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("550"),
+        "{refused}"
+    );
+
+    // The background delivery does not try it again, however late it runs.
+    let platform = pf_server::platform::Platform::open(&t.data_dir())
+        .await
+        .unwrap();
+    let far = pf_server::services::now() + 365 * 24 * 3600;
+    let report = pf_server::mail::deliver_due(&platform, far).await.unwrap();
+    assert_eq!((report.sent, report.failed, report.refused), (0, 0, 0));
+    assert_eq!(sink.messages().len(), 1);
+
+    // An admin's "deliver now" tries it once more (e.g. after the address was fixed), here on a
+    // server started with the SMTP configuration.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pf_server::serve(platform, listener, async {
+        let _ = stopped.await;
+    }));
+    let mut admin = pf_testkit::Browser::new(&url);
+    assert_eq!(admin.login("admin", ADMIN_PASSWORD).await, 303);
+    let page = admin.get("/admin/outbox").await;
+    assert!(page.body.contains("refused@example.org"), "{page:?}");
+    let page = admin.post("/admin/outbox/deliver", &[]).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    let outbox = t.cli(bin(), &["outbox", "list", "--json"]).json();
+    let refused = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["to"] == "refused@example.org")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (refused["status"].as_str(), refused["attempts"].as_i64()),
+        (Some("refused"), Some(2))
+    );
+    assert_eq!(sink.messages().len(), 1, "nothing sent twice");
+    drop(sink);
+    t.stop().await;
+}

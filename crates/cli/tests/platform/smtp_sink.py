@@ -2,7 +2,8 @@
 
 Usage: smtp_sink.py HOST PORT DIR. Each message received is parsed and saved as DIR/NNNN.json
 ({"rcpt": [...], "from", "to", "subject", "content_language", "text", "html"}), written to a
-temporary name and renamed, so a reader never sees half a file. Prints "ready" once listening;
+temporary name and renamed, so a reader never sees half a file. Recipients starting with
+"refused" are refused for good (550). Prints "ready" once listening;
 stops when its standard input closes.
 """
 import email
@@ -19,6 +20,13 @@ counter = itertools.count(1)
 
 
 class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Addresses starting with "refused" stand for a mailbox the server will never take.
+        if address.startswith("refused"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         text = msg.get_body(("plain",))

@@ -137,6 +137,8 @@ pub struct DeliveryReport {
     pub sent: usize,
     /// Messages that failed this time (kept for a later attempt).
     pub failed: usize,
+    /// Messages the server refused for good (kept, held until an admin retries them).
+    pub refused: usize,
     /// Whether an SMTP server is configured (without one, nothing is sent).
     pub configured: bool,
 }
@@ -166,10 +168,17 @@ pub async fn deliver_due(p: &Platform, now: i64) -> Result<DeliveryReport, AppEr
                 p.store.mail_sent(mail.id, crate::services::now()).await?;
                 report.sent += 1;
             }
+            Err(e) if e.permanent => {
+                tracing::warn!(mail = mail.id, error = %e.message, "mail refused; held in the outbox");
+                p.store
+                    .mail_refused(mail.id, &e.message, crate::services::now())
+                    .await?;
+                report.refused += 1;
+            }
             Err(e) => {
-                tracing::warn!(mail = mail.id, error = %e, "mail not delivered; will retry");
+                tracing::warn!(mail = mail.id, error = %e.message, "mail not delivered; will retry");
                 let retry = now + backoff(cfg.retry_seconds, mail.attempts);
-                p.store.mail_failed(mail.id, &e, retry).await?;
+                p.store.mail_failed(mail.id, &e.message, retry).await?;
                 report.failed += 1;
             }
         }

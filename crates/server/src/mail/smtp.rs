@@ -86,11 +86,11 @@ impl Smtp {
     }
 
     /// Sends one queued message (text and HTML alternatives).
-    pub async fn send(&self, mail: &MailRecord) -> Result<(), String> {
-        let to: Mailbox = mail
-            .recipient
-            .parse()
-            .map_err(|e| format!("recipient '{}': {e}", mail.recipient))?;
+    pub async fn send(&self, mail: &MailRecord) -> Result<(), SendFailure> {
+        let to: Mailbox = mail.recipient.parse().map_err(|e| SendFailure {
+            permanent: true,
+            message: format!("recipient '{}': {e}", mail.recipient),
+        })?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -103,13 +103,31 @@ impl Smtp {
                 mail.text_body.clone(),
                 mail.html_body.clone(),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SendFailure {
+                permanent: true,
+                message: e.to_string(),
+            })?;
         self.transport
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| SendFailure {
+                // A 5xx answer will not change by itself; anything else (connection, timeout,
+                // 4xx) is worth another attempt later.
+                permanent: e.is_permanent(),
+                message: e.to_string(),
+            })
     }
+}
+
+/// Why a message was not delivered.
+#[derive(Debug)]
+pub struct SendFailure {
+    /// The server refused it for good (5xx), or the message cannot be built: retrying as is
+    /// would fail again.
+    pub permanent: bool,
+    /// What went wrong, kept with the message.
+    pub message: String,
 }
 
 /// The `Content-Language` header: the recipient's language.

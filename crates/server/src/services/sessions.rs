@@ -218,6 +218,8 @@ pub fn outbox_doc(m: &MailRecord) -> OutboxDoc {
         attempts: m.attempts,
         status: if m.sent_at.is_some() {
             "sent"
+        } else if m.refused_at.is_some() {
+            "refused"
         } else {
             "queued"
         }
@@ -252,7 +254,7 @@ pub async fn deliver_now(p: &Platform, actor: &Actor) -> Result<mail::DeliveryRe
         actor,
         "mail.deliver",
         "outbox",
-        serde_json::json!({ "sent": report.sent, "failed": report.failed }),
+        serde_json::json!({ "sent": report.sent, "failed": report.failed, "refused": report.refused }),
     )
     .await?;
     Ok(report)

@@ -156,6 +156,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/course/{id}/session/open", post(sessions::open))
         .route("/course/{id}/session/close", post(sessions::close))
         .route("/admin/outbox", get(sessions::outbox))
+        .route("/admin/outbox/deliver", post(sessions::deliver_now))
         .route(
             "/admin/mail",
             get(sessions::templates).post(sessions::template_save),

@@ -100,6 +100,23 @@ pub async fn outbox(
     .await
 }
 
+/// The deliver-now form's fields.
+#[derive(Deserialize)]
+pub struct DeliverFields {
+    csrf: String,
+}
+
+/// Tries every undelivered message now, refused ones included (SMTP configured only).
+pub async fn deliver_now(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    WebForm(f): WebForm<DeliverFields>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    sessions::deliver_now(&state.platform, &visitor.actor).await?;
+    Ok(Redirect::to("/admin/outbox").into_response())
+}
+
 async fn template_views(state: &AppState) -> Result<Vec<minijinja::Value>, AppError> {
     let mut views = Vec::new();
     for kind in KINDS {

@@ -249,6 +249,29 @@ async fn the_outbox_keeps_messages_until_delivered_and_claims_each_once() {
 }
 
 #[tokio::test]
+async fn a_refused_message_is_held_until_an_admin_retries_it() {
+    each_backend(|db| async move {
+        let s = &db.store;
+        s.queue_mail(vec![mail("gone@example.org")]).await.unwrap();
+        let m = s.claim_mail(10, 100).await.unwrap().unwrap();
+        s.mail_refused(m.id, "550 no such user", 11).await.unwrap();
+        assert!(
+            s.claim_mail(1_000_000, 1_000_100).await.unwrap().is_none(),
+            "a refused message is not tried again on its own"
+        );
+        let kept = &s.outbox(0, 10).await.unwrap()[0];
+        assert_eq!(
+            (kept.refused_at, kept.attempts, kept.last_error.as_str()),
+            (Some(11), 1, "550 no such user")
+        );
+        assert_eq!(s.retry_mail_now(20).await.unwrap(), 1);
+        let again = s.claim_mail(20, 30).await.unwrap().unwrap();
+        assert_eq!((again.id, again.refused_at), (m.id, None));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn mail_templates_are_saved_per_kind_and_language() {
     each_backend(|db| async move {
         let s = &db.store;
