@@ -187,31 +187,31 @@ impl Store {
 
     /// Records a failed attempt: the message stays queued until `retry_at`.
     pub async fn mail_failed(&self, id: i64, error: &str, retry_at: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
-             WHERE id = $1 AND sent_at IS NULL",
-        )
-        .bind(id)
-        .bind(error)
-        .bind(retry_at)
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("queued message {id}")));
-        }
-        Ok(())
+        self.record_mail_failure(id, error, "next_attempt_at", retry_at)
+            .await
     }
 
     /// Records a permanent refusal: the message is kept, with the error, but no longer tried
     /// until an administrator asks again ([`Store::retry_mail_now`]).
     pub async fn mail_refused(&self, id: i64, error: &str, at: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, refused_at = $3
-             WHERE id = $1 AND sent_at IS NULL",
-        )
+        self.record_mail_failure(id, error, "refused_at", at).await
+    }
+
+    /// One more attempt, its error, and `column` (a fixed name, never input) set to `value`.
+    async fn record_mail_failure(
+        &self,
+        id: i64,
+        error: &str,
+        column: &'static str,
+        value: i64,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(&format!(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, {column} = $3
+             WHERE id = $1 AND sent_at IS NULL"
+        ))
         .bind(id)
         .bind(error)
-        .bind(at)
+        .bind(value)
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
