@@ -99,27 +99,7 @@ impl Store {
     /// Queues messages (all or none); returns their ids.
     pub async fn queue_mail(&self, mails: Vec<NewMail>) -> StoreResult<Vec<i64>> {
         let mut tx = self.write_tx().await?;
-        let mut ids = Vec::with_capacity(mails.len());
-        for m in &mails {
-            let id: i64 = sqlx::query(
-                "INSERT INTO outbox (kind, recipient, subject, text_body, html_body, headers, created_at, next_attempt_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-            )
-            .bind(&m.kind)
-            .bind(&m.recipient)
-            .bind(&m.subject)
-            .bind(&m.text_body)
-            .bind(&m.html_body)
-            .bind(json_text(&m.headers))
-            .bind(m.created_at)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(sqlx::Error::RowNotFound)?
-            .try_get(0)?;
-            ids.push(id);
-        }
+        let ids = insert_mails(&mut tx, &mails).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -273,4 +253,34 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Inserts queued messages inside the caller's transaction (a session open queues its
+/// notifications in the transaction that opens it, so a crash cannot lose them).
+pub(crate) async fn insert_mails(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    mails: &[NewMail],
+) -> StoreResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(mails.len());
+    for m in mails {
+        let id: i64 = sqlx::query(
+            "INSERT INTO outbox (kind, recipient, subject, text_body, html_body, headers, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+            .bind(&m.kind)
+            .bind(&m.recipient)
+            .bind(&m.subject)
+            .bind(&m.text_body)
+            .bind(&m.html_body)
+            .bind(json_text(&m.headers))
+            .bind(m.created_at)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?
+            .try_get(0)?;
+        ids.push(id);
+    }
+    Ok(ids)
 }

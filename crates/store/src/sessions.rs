@@ -28,6 +28,8 @@ pub struct SessionChange {
     pub at: i64,
     /// The audit entry, written in the same transaction (its details gain the outcome).
     pub audit: NewAudit,
+    /// Notifications queued in the same transaction (opening with notification).
+    pub mails: Vec<crate::NewMail>,
 }
 
 /// What a session change did.
@@ -312,6 +314,7 @@ impl Store {
             details.insert("restored".into(), users(&outcome.restored).into());
         }
         insert_audit(&mut tx, &audit).await?;
+        crate::outbox::insert_mails(&mut tx, &change.mails).await?;
         tx.commit().await?;
         Ok(outcome)
     }

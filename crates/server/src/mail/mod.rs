@@ -88,6 +88,22 @@ pub async fn notify(
     values: &[(&str, String)],
     context: serde_json::Value,
 ) -> Result<NotifyReport, AppError> {
+    let (mails, report) = render_for(p, kind, recipients, values, context).await?;
+    if !mails.is_empty() {
+        p.store.queue_mail(mails).await?;
+    }
+    Ok(report)
+}
+
+/// Renders a message of `kind` for each recipient with a usable address, in their language,
+/// without queueing them (for callers that queue them in their own transaction).
+pub async fn render_for(
+    p: &Platform,
+    kind: &str,
+    recipients: &[UserRecord],
+    values: &[(&str, String)],
+    context: serde_json::Value,
+) -> Result<(Vec<NewMail>, NotifyReport), AppError> {
     let mut report = NotifyReport::default();
     let mut mails = Vec::new();
     let mut seen = Vec::new();
@@ -124,10 +140,7 @@ pub async fn notify(
         });
     }
     report.queued = mails.len();
-    if !mails.is_empty() {
-        p.store.queue_mail(mails).await?;
-    }
-    Ok(report)
+    Ok((mails, report))
 }
 
 /// What one delivery pass did.

@@ -11,7 +11,7 @@ use pf_api::sessions::{OutboxDoc, SessionDoc};
 use pf_domain::access::{Capability, Context};
 use pf_domain::ids::{CategoryId, CourseId};
 use pf_domain::sessions::{today, CloseMode, SessionAction, SessionCategories};
-use pf_store::{MailRecord, NewAudit, SessionChange};
+use pf_store::{MailRecord, NewAudit, NewMail, SessionChange};
 
 /// How to open a session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -67,6 +67,7 @@ async fn apply(
     action: SessionAction,
     new_start_date: Option<i64>,
     details: serde_json::Value,
+    mails: Vec<NewMail>,
 ) -> Result<pf_store::SessionOutcome, AppError> {
     let at = now();
     let verb = match action {
@@ -90,6 +91,7 @@ async fn apply(
                 result: "ok".into(),
                 details,
             },
+            mails,
         })
         .await?)
 }
@@ -103,14 +105,19 @@ pub async fn open(
 ) -> Result<SessionDoc, AppError> {
     check(p, actor, course).await?;
     let start = opts.reset_start_date.then(|| today(now()));
-    let details =
-        serde_json::json!({ "notify": opts.notify, "reset_start_date": opts.reset_start_date });
-    let out = apply(p, actor, course, SessionAction::Open, start, details).await?;
-    let notified = if opts.notify {
-        notify_open(p, actor, course).await?.queued
+    let (mails, report) = if opts.notify {
+        open_notifications(p, actor, course, start).await?
     } else {
-        0
+        Default::default()
     };
+    let details = serde_json::json!({
+        "notify": opts.notify,
+        "reset_start_date": opts.reset_start_date,
+        "mail_queued": report.queued,
+        "mail_skipped": report.skipped,
+    });
+    let out = apply(p, actor, course, SessionAction::Open, start, details, mails).await?;
+    let notified = report.queued;
     Ok(SessionDoc {
         course_id: course.0,
         category: out.category.0,
@@ -130,7 +137,16 @@ pub async fn close(
 ) -> Result<SessionDoc, AppError> {
     check(p, actor, course).await?;
     let details = serde_json::json!({ "mode": mode.as_str() });
-    let out = apply(p, actor, course, SessionAction::Close(mode), None, details).await?;
+    let out = apply(
+        p,
+        actor,
+        course,
+        SessionAction::Close(mode),
+        None,
+        details,
+        Vec::new(),
+    )
+    .await?;
     Ok(SessionDoc {
         course_id: course.0,
         category: out.category.0,
@@ -141,12 +157,14 @@ pub async fn close(
     })
 }
 
-/// E-mails everyone with a role in the course that its session is open.
-async fn notify_open(
+/// The e-mails telling everyone with a role in the course that its session is open, rendered
+/// before the open so they are queued in its transaction. `start` is the new start date, if any.
+async fn open_notifications(
     p: &Platform,
     actor: &Actor,
     course: CourseId,
-) -> Result<mail::NotifyReport, AppError> {
+    start: Option<i64>,
+) -> Result<(Vec<NewMail>, mail::NotifyReport), AppError> {
     let record = p.store.course(course).await?;
     let mut recipients: Vec<pf_store::UserRecord> = Vec::new();
     for (user, _) in p.store.course_participants(course).await? {
@@ -165,7 +183,7 @@ async fn notify_open(
             }
         })
         .unwrap_or_default();
-    let date = super::rfc3339(record.start_date.max(today(now())))
+    let date = super::rfc3339(start.unwrap_or(record.start_date.max(today(now()))))
         .get(..10)
         .unwrap_or_default()
         .to_string();
@@ -183,22 +201,14 @@ async fn notify_open(
             ),
         ),
     ];
-    let report = mail::notify(
+    mail::render_for(
         p,
         templates::SESSION_OPEN,
         &recipients,
         &values,
         serde_json::json!({ "course": course.0 }),
     )
-    .await?;
-    p.audit(
-        actor,
-        "mail.queue",
-        format!("course:{course}"),
-        serde_json::json!({ "kind": templates::SESSION_OPEN, "queued": report.queued, "skipped": report.skipped }),
-    )
-    .await?;
-    Ok(report)
+    .await
 }
 
 /// A queued or delivered message as `outbox list` prints it.

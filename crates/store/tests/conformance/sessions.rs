@@ -33,6 +33,7 @@ fn change(
         new_start_date: start,
         at: 1_000,
         audit: audit("session"),
+        mails: Vec::new(),
     }
 }
 
@@ -182,14 +183,21 @@ async fn an_assigned_category_is_kept_and_start_dates_shift_with_activities() {
         assert_eq!(a.payload["timeclose"], 0, "unset dates stay unset");
         assert_eq!(a.payload["other"], 7);
 
-        // An unknown course changes nothing and says so.
-        let missing = s
-            .apply_session(change(CourseId(9_999), cats, SessionAction::Open, None))
-            .await;
+        // An unknown course changes nothing and says so: its notifications are not queued.
+        let mut open_missing = change(CourseId(9_999), cats, SessionAction::Open, None);
+        open_missing.mails = vec![mail("lost@example.org")];
+        let missing = s.apply_session(open_missing).await;
         assert!(matches!(
             missing,
             Err(pf_store::StoreError::NotFound { .. })
         ));
+        assert!(s.outbox(0, 10).await.unwrap().is_empty());
+
+        // Notifications commit with the open.
+        let mut open = change(c, cats, SessionAction::Open, None);
+        open.mails = vec![mail("a@example.org"), mail("b@example.org")];
+        s.apply_session(open).await.unwrap();
+        assert_eq!(s.outbox(0, 10).await.unwrap().len(), 2);
     })
     .await;
 }
