@@ -300,7 +300,7 @@ pub enum CourseCommand {
         /// Category id (default: the platform's landing category).
         #[arg(long)]
         category: Option<i64>,
-        /// Replace the content of this existing course instead (it keeps its names and category).
+        /// Add the backup's activities to this existing course instead (nothing of it is removed).
         #[arg(long)]
         into: Option<String>,
     },

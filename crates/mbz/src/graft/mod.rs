@@ -60,7 +60,7 @@ pub struct Grafted {
     pub files: Vec<FileRecord>,
     /// The grafted question bank's counts.
     pub question_bank: QuestionBank,
-    /// SHA-256 of the parts written to the sink (promote them).
+    /// SHA-256 of the parts written to the sink (promote them), each once.
     pub staged: Vec<String>,
     /// What was left behind.
     pub warnings: Vec<String>,
@@ -336,6 +336,8 @@ pub fn graft<B: BlobSource, S: StagingSink>(
 
     base.max_id = base.max_id.max(ids.d.saturating_add(sb.max_id));
     out.base = base;
+    out.staged.sort();
+    out.staged.dedup();
     Ok(out)
 }
 

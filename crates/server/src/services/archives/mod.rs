@@ -16,6 +16,7 @@
 
 pub mod export;
 pub mod import;
+pub mod merge;
 pub mod transport;
 
 use crate::error::AppError;
