@@ -973,3 +973,171 @@ async fn import_into_needs_course_update_refuses_bad_input_and_works_from_web_an
     assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
     f.stop().await;
 }
+
+/// Makes every stored blob look two days old (as if written before the grace period).
+fn age_blobs(f: &TestPlatform) {
+    let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    for b in f.platform.blobs.list().unwrap() {
+        let p = f
+            .platform
+            .config
+            .blob_dir(&f.platform.data_dir)
+            .join(&b.sha256[..2])
+            .join(&b.sha256[2..4])
+            .join(&b.sha256);
+        let file = std::fs::File::options().append(true).open(&p).unwrap();
+        file.set_modified(two_days).unwrap();
+    }
+}
+
+fn gc(f: &TestPlatform, extra: &[&str]) -> Value {
+    let mut args = vec!["blobs", "gc", "--json"];
+    args.extend_from_slice(extra);
+    let run = f.cli(bin(), &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    run.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_gc_frees_what_nothing_refers_to_and_keeps_the_rest() {
+    use pf_server::services::{archives, courses, Actor, Via};
+    let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
+    let x = import(&f, &fixture("deadlock"), &[])["course_id"]
+        .as_i64()
+        .unwrap();
+    let y = import(&f, &fixture("gapfill_example_course"), &[])["course_id"]
+        .as_i64()
+        .unwrap();
+    // Y takes X's activities (and so shares their files); both get a transport archive.
+    import(&f, &fixture("deadlock"), &["--into", &y.to_string()]);
+    for id in [x, y] {
+        let made = f.cli(bin(), &["archive", "make", &id.to_string(), "--json"]);
+        assert_eq!(made.code, 0, "{made:?}");
+    }
+    let y_archive: Vec<String> = {
+        let rows = f
+            .platform
+            .store
+            .archives(pf_domain::ids::CourseId(y))
+            .await
+            .unwrap();
+        let doc: Value = serde_json::from_str(&rows[0].manifest).unwrap();
+        let mut keys: Vec<String> = doc["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sha256"].as_str().unwrap().to_string())
+            .collect();
+        keys.push(rows[0].skeleton_sha256.clone());
+        keys
+    };
+    let x_keys: std::collections::HashSet<String> = {
+        let mut k: std::collections::HashSet<String> = parts(&f, x)
+            .values()
+            .map(|p| p["sha256"].as_str().unwrap().to_string())
+            .collect();
+        k.extend(outline(&f, x).2.into_iter().map(|(sha, _, _)| sha));
+        k
+    };
+    let before: std::collections::HashSet<String> = f
+        .platform
+        .blobs
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.sha256)
+        .collect();
+
+    // Nothing is unreferenced yet: a dry run and a real run delete nothing.
+    age_blobs(&f);
+    let dry = gc(&f, &["--dry-run"]);
+    assert_eq!(dry["dry_run"], true);
+    let orphans_before = dry["deleted"].as_u64().unwrap();
+
+    // X goes to the trash: its blobs are still referenced until the purge.
+    let admin = f
+        .platform
+        .store
+        .local_user(&pf_domain::user::Username::parse("admin").unwrap())
+        .await
+        .unwrap();
+    let actor = Actor::user(admin, Via::Cli);
+    courses::trash(&f.platform, &actor, pf_domain::ids::CourseId(x))
+        .await
+        .unwrap();
+    assert_eq!(
+        gc(&f, &["--dry-run"])["deleted"].as_u64().unwrap(),
+        orphans_before
+    );
+    f.platform.store.purge_trash(i64::MAX).await.unwrap();
+    // A fresh blob nobody refers to (an import in progress) and a young copy: kept.
+    let young = f
+        .platform
+        .blobs
+        .put(&mut &b"an upload still in progress"[..])
+        .unwrap()
+        .sha256;
+    let dry = gc(&f, &["--dry-run"]);
+    assert!(dry["deleted"].as_u64().unwrap() > orphans_before, "{dry}");
+    assert_eq!(
+        f.platform.blobs.list().unwrap().len(),
+        before.len() + 1,
+        "dry run deleted"
+    );
+    let done = gc(&f, &[]);
+    assert_eq!(done["deleted"], dry["deleted"], "{done}");
+    assert_eq!(done["freed_bytes"], dry["freed_bytes"]);
+    assert!(done["freed_bytes"].as_u64().unwrap() > 0);
+    assert!(done["kept_recent"].as_u64().unwrap() >= 1);
+
+    let after: std::collections::HashSet<String> = f
+        .platform
+        .blobs
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.sha256)
+        .collect();
+    assert!(after.contains(&young), "a young blob was collected");
+    let kept = archives::gc::kept_blobs(&f.platform).await.unwrap();
+    assert!(
+        after.iter().all(|k| kept.contains(k) || *k == young),
+        "an orphan survived"
+    );
+    assert!(
+        kept.iter()
+            .all(|k| !before.contains(k) || after.contains(k)),
+        "a referenced blob went"
+    );
+    // X's blobs that Y shares stay; the ones only X had are gone.
+    let y_keys = kept.clone();
+    let shared = x_keys.iter().filter(|k| y_keys.contains(*k)).count();
+    let gone = x_keys.iter().filter(|k| !after.contains(*k)).count();
+    assert!(shared > 0 && gone > 0, "shared {shared}, gone {gone}");
+    for k in &y_archive {
+        assert!(after.contains(k), "a part of Y's kept archive went");
+    }
+    // Y still exports, whole.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("y.mbz");
+    export(&f, y, &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    // Audited.
+    let audit = f.platform.store.audit(0, 50).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "blobs.gc"));
+    // Administrators only.
+    let tmp_pw = tmp.path().join("pw");
+    std::fs::write(&tmp_pw, "a long password\n").unwrap();
+    f.cli(
+        bin(),
+        &[
+            "user",
+            "add",
+            "tina",
+            "--password-file",
+            tmp_pw.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(f.cli(bin(), &["blobs", "gc", "--as", "tina"]).code, 1);
+    f.stop().await;
+}
