@@ -77,6 +77,20 @@ pub enum Command {
     /// Publication series as the factory sees them.
     #[command(subcommand)]
     Publication(crate::publish_args::PublicationCommand),
+    /// The blob store (administrators).
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
+}
+
+/// `blobs …`
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// Deletes the blobs nothing refers to that are older than one day; prints counts and bytes.
+    Gc {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `jobs …`
@@ -300,7 +314,7 @@ pub enum CourseCommand {
         /// Category id (default: the platform's landing category).
         #[arg(long)]
         category: Option<i64>,
-        /// Replace the content of this existing course instead (it keeps its names and category).
+        /// Add the backup's activities to this existing course instead (nothing of it is removed).
         #[arg(long)]
         into: Option<String>,
     },

@@ -35,6 +35,13 @@
 //! chunked deflate) reading blobs and parts through a [`BlobSource`].
 //! Unedited parts are written byte for byte as imported.
 //!
+//! ## Grafting into an existing course
+//!
+//! [`graft()`] adds the activities of a backup (an activity backup, or every
+//! activity of a course backup) to a course that already has content: their
+//! ids move above the course's highest, their parts, file records and
+//! question bank join the course's skeleton, nothing of the course changes.
+//!
 //! ## Checks
 //!
 //! - [`scan()`] / [`scan_file`]: the independent user-data scanner (no code
@@ -67,6 +74,7 @@ pub mod container;
 pub mod detect;
 pub mod error;
 mod extract;
+pub mod graft;
 pub mod import;
 pub mod limits;
 pub mod model;
@@ -80,6 +88,7 @@ pub mod xml;
 pub use container::ContainerKind;
 pub use detect::{check_invariants, detect, Detection};
 pub use error::MbzError;
+pub use graft::{graft, GraftTarget, Grafted};
 pub use import::{import, import_file};
 pub use limits::Limits;
 pub use model::*;

@@ -1,6 +1,7 @@
 //! One module per command group; each parses its arguments into service calls.
 
 mod archives;
+mod blobs;
 mod courses;
 mod demo;
 mod jobs;
@@ -77,6 +78,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Publication(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             publishing::publication(&p, &actor, cmd, cli.json).await
+        }
+        Command::Blobs(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            blobs::blobs(&p, &actor, cmd, cli.json).await
         }
         Command::Keys(cmd) => {
             let (p, _) = open(&cli.data_dir, cli.as_user.as_deref()).await?;

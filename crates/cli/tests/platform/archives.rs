@@ -762,12 +762,129 @@ async fn edits_made_here_show_in_the_export_and_native_courses_export_as_moodle_
     f.stop().await;
 }
 
+/// (module, name) of every activity the course shows.
+fn activity_names(f: &TestPlatform, id: i64) -> Vec<(String, String)> {
+    let (_, acts, _) = outline(f, id);
+    let mut v: Vec<(String, String)> = acts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["module"].as_str().unwrap().to_string(),
+                a["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Merge `add` into a fresh import of `course`: every old activity and file stays, the backup's
+/// activities join, the export is a valid backup and re-imports as the same course.
+fn merge_and_check(f: &TestPlatform, course: &Path, add: &Path, out_dir: &Path) -> i64 {
+    let name = format!(
+        "{} into {}",
+        add.file_name().unwrap().to_string_lossy(),
+        course.file_name().unwrap().to_string_lossy()
+    );
+    let first = import(f, course, &[]);
+    let id = first["course_id"].as_i64().unwrap();
+    let before = activity_names(f, id);
+    let (_, _, files_before) = outline(f, id);
+    let doc = import(f, add, &["--into", &id.to_string()]);
+    assert_eq!(doc["course_id"], first["course_id"], "{name}");
+    assert_eq!(doc["shortname"], first["shortname"], "{name}");
+    let after = activity_names(f, id);
+    assert_eq!(
+        after.len(),
+        before.len() + listed_activities(add),
+        "{name}: {after:?}"
+    );
+    for a in &before {
+        assert!(after.contains(a), "{name}: {a:?} was lost");
+    }
+    let (sections, activities, files) = outline(f, id);
+    for file in &files_before {
+        assert!(files.contains(file), "{name}: file {file:?} was lost");
+    }
+    let out = out_dir.join(format!("{id}.mbz"));
+    export(f, id, &out);
+    assert_eq!(pf_mbz::detect(&out).unwrap().format, "moodle2", "{name}");
+    let problems = pf_mbz::check_invariants(&out).unwrap();
+    assert!(problems.is_empty(), "{name}: {problems:#?}");
+    let scan = pf_mbz::scan_file(&out, &pf_mbz::Limits::default()).unwrap();
+    assert!(scan.is_clean(), "{name}: {:?}", scan.findings);
+    let again = out_dir.join(format!("{id}-again.mbz"));
+    export(f, id, &again);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&again).unwrap(),
+        "{name}: export is not deterministic"
+    );
+    let back = import(f, &out, &[]);
+    assert_eq!(
+        (sections, activities, files),
+        outline(f, back["course_id"].as_i64().unwrap()),
+        "{name}: the re-imported course differs"
+    );
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn import_into_replaces_the_content_of_an_existing_course() {
+async fn import_into_adds_the_activities_and_loses_nothing() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let activity_backups: Vec<PathBuf> = fixtures()
+        .into_iter()
+        .filter(|p| is_activity_backup(p))
+        .collect();
+    assert!(!activity_backups.is_empty());
+    // Every activity backup into a course with content (files, quizzes, a question bank)…
+    for add in &activity_backups {
+        for course in ["gapfill_example_course", "deadlock", "SC.mbz"] {
+            merge_and_check(&f, &fixture(course), add, tmp.path());
+        }
+    }
+    // …twice into the same course (the second copy gets ids above the first)…
+    let id = merge_and_check(&f, &fixture("deadlock"), &activity_backups[0], tmp.path());
+    let n = activity_names(&f, id).len();
+    import(&f, &activity_backups[0], &["--into", &id.to_string()]);
+    assert_eq!(activity_names(&f, id).len(), n + 1);
+    let out = tmp.path().join("twice.mbz");
+    export(&f, id, &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    // …and a whole course backup merged into another course (Moodle's "merge into this course").
+    merge_and_check(
+        &f,
+        &fixture("deadlock"),
+        &fixture("gapfill_question_type_demo_m27"),
+        tmp.path(),
+    );
+    // A question bank of the other side of Moodle 4.0's layout change is refused, nothing changed.
+    let newer = import(&f, &fixture("bulktags_test"), &[])["course_id"].to_string();
+    let before = f.cli(bin(), &["course", "show", &newer, "--json"]).json();
+    let quiz = fixture("moodle_28_quiz");
+    let refused = f.cli(
+        bin(),
+        &["course", "import", quiz.to_str().unwrap(), "--into", &newer],
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("as a new course"), "{refused:?}");
+    assert_eq!(
+        f.cli(bin(), &["course", "show", &newer, "--json"]).json(),
+        before
+    );
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_into_needs_course_update_refuses_bad_input_and_works_from_web_and_api() {
     let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
     let first = import(&f, &fixture("gapfill_example_course"), &[]);
     let id = first["course_id"].to_string();
     let before = f.cli(bin(), &["course", "show", &id, "--json"]).json();
+    let acts = before["activities"].as_array().unwrap().len();
     let tmp = tempfile::tempdir().unwrap();
     let pw = tmp.path().join("pw");
     std::fs::write(&pw, "a long password\n").unwrap();
@@ -799,24 +916,228 @@ async fn import_into_replaces_the_content_of_an_existing_course() {
         before
     );
 
+    // By short name from the CLI, then from the browser, then from the API: one more each time.
     let shortname = format!("shortname:{}", first["shortname"].as_str().unwrap());
     let doc = import(&f, Path::new(quiz), &["--into", &shortname]);
     assert_eq!(doc["course_id"], first["course_id"]);
-    assert_eq!(doc["shortname"], first["shortname"]);
-    let after = f.cli(bin(), &["course", "show", &id, "--json"]).json();
-    assert_eq!(after["fullname"], before["fullname"]);
-    assert_eq!(after["activities"].as_array().unwrap().len(), 1);
-    assert_eq!(after["activities"][0]["module"], "quiz");
+    let count = |f: &TestPlatform| {
+        f.cli(bin(), &["course", "show", &id, "--json"]).json()["activities"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(&f), acts + 1);
+    let mut admin = f.login("admin", ADMIN_PASSWORD).await;
+    let page = admin.get(&format!("/course/{id}")).await;
+    assert!(
+        page.body.contains(r#"name="into""#),
+        "a merge form on the course page"
+    );
+    let done = admin
+        .post_multipart(
+            "/course/import",
+            &[("into", &id)],
+            Some(("file", "quiz.mbz", std::fs::read(quiz).unwrap())),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(count(&f), acts + 2);
+    let token = f
+        .cli(bin(), &["token", "create", "--name", "t", "--json"])
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/courses/import?into={id}", f.url))
+        .bearer_auth(&token)
+        .body(std::fs::read(quiz).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["course_id"].to_string(), id);
+    assert_eq!(count(&f), acts + 3);
     assert_eq!(
         f.cli(bin(), &["course", "list", "--json"])
             .json()
             .as_array()
             .unwrap()
             .len(),
-        1
+        1,
+        "no new course"
     );
     let out = tmp.path().join("after.mbz");
     export(&f, first["course_id"].as_i64().unwrap(), &out);
     assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    f.stop().await;
+}
+
+/// Makes every stored blob look two days old (as if written before the grace period).
+fn age_blobs(f: &TestPlatform) {
+    let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    for b in f.platform.blobs.list().unwrap() {
+        let p = f
+            .platform
+            .config
+            .blob_dir(&f.platform.data_dir)
+            .join(&b.sha256[..2])
+            .join(&b.sha256[2..4])
+            .join(&b.sha256);
+        let file = std::fs::File::options().append(true).open(&p).unwrap();
+        file.set_modified(two_days).unwrap();
+    }
+}
+
+fn gc(f: &TestPlatform, extra: &[&str]) -> Value {
+    let mut args = vec!["blobs", "gc", "--json"];
+    args.extend_from_slice(extra);
+    let run = f.cli(bin(), &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    run.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_gc_frees_what_nothing_refers_to_and_keeps_the_rest() {
+    use pf_server::services::{archives, courses, Actor, Via};
+    let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
+    let x = import(&f, &fixture("deadlock"), &[])["course_id"]
+        .as_i64()
+        .unwrap();
+    let y = import(&f, &fixture("gapfill_example_course"), &[])["course_id"]
+        .as_i64()
+        .unwrap();
+    // Y takes X's activities (and so shares their files); both get a transport archive.
+    import(&f, &fixture("deadlock"), &["--into", &y.to_string()]);
+    for id in [x, y] {
+        let made = f.cli(bin(), &["archive", "make", &id.to_string(), "--json"]);
+        assert_eq!(made.code, 0, "{made:?}");
+    }
+    let y_archive: Vec<String> = {
+        let rows = f
+            .platform
+            .store
+            .archives(pf_domain::ids::CourseId(y))
+            .await
+            .unwrap();
+        let doc: Value = serde_json::from_str(&rows[0].manifest).unwrap();
+        let mut keys: Vec<String> = doc["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sha256"].as_str().unwrap().to_string())
+            .collect();
+        keys.push(rows[0].skeleton_sha256.clone());
+        keys
+    };
+    let x_keys: std::collections::HashSet<String> = {
+        let mut k: std::collections::HashSet<String> = parts(&f, x)
+            .values()
+            .map(|p| p["sha256"].as_str().unwrap().to_string())
+            .collect();
+        k.extend(outline(&f, x).2.into_iter().map(|(sha, _, _)| sha));
+        k
+    };
+    let before: std::collections::HashSet<String> = f
+        .platform
+        .blobs
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.sha256)
+        .collect();
+
+    // Nothing is unreferenced yet: a dry run and a real run delete nothing.
+    age_blobs(&f);
+    let dry = gc(&f, &["--dry-run"]);
+    assert_eq!(dry["dry_run"], true);
+    let orphans_before = dry["deleted"].as_u64().unwrap();
+
+    // X goes to the trash: its blobs are still referenced until the purge.
+    let admin = f
+        .platform
+        .store
+        .local_user(&pf_domain::user::Username::parse("admin").unwrap())
+        .await
+        .unwrap();
+    let actor = Actor::user(admin, Via::Cli);
+    courses::trash(&f.platform, &actor, pf_domain::ids::CourseId(x))
+        .await
+        .unwrap();
+    assert_eq!(
+        gc(&f, &["--dry-run"])["deleted"].as_u64().unwrap(),
+        orphans_before
+    );
+    f.platform.store.purge_trash(i64::MAX).await.unwrap();
+    // A fresh blob nobody refers to (an import in progress) and a young copy: kept.
+    let young = f
+        .platform
+        .blobs
+        .put(&mut &b"an upload still in progress"[..])
+        .unwrap()
+        .sha256;
+    let dry = gc(&f, &["--dry-run"]);
+    assert!(dry["deleted"].as_u64().unwrap() > orphans_before, "{dry}");
+    assert_eq!(
+        f.platform.blobs.list().unwrap().len(),
+        before.len() + 1,
+        "dry run deleted"
+    );
+    let done = gc(&f, &[]);
+    assert_eq!(done["deleted"], dry["deleted"], "{done}");
+    assert_eq!(done["freed_bytes"], dry["freed_bytes"]);
+    assert!(done["freed_bytes"].as_u64().unwrap() > 0);
+    assert!(done["kept_recent"].as_u64().unwrap() >= 1);
+
+    let after: std::collections::HashSet<String> = f
+        .platform
+        .blobs
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.sha256)
+        .collect();
+    assert!(after.contains(&young), "a young blob was collected");
+    let kept = archives::gc::kept_blobs(&f.platform).await.unwrap();
+    assert!(
+        after.iter().all(|k| kept.contains(k) || *k == young),
+        "an orphan survived"
+    );
+    assert!(
+        kept.iter()
+            .all(|k| !before.contains(k) || after.contains(k)),
+        "a referenced blob went"
+    );
+    // X's blobs that Y shares stay; the ones only X had are gone.
+    let y_keys = kept.clone();
+    let shared = x_keys.iter().filter(|k| y_keys.contains(*k)).count();
+    let gone = x_keys.iter().filter(|k| !after.contains(*k)).count();
+    assert!(shared > 0 && gone > 0, "shared {shared}, gone {gone}");
+    for k in &y_archive {
+        assert!(after.contains(k), "a part of Y's kept archive went");
+    }
+    // Y still exports, whole.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("y.mbz");
+    export(&f, y, &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    // Audited.
+    let audit = f.platform.store.audit(0, 50).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "blobs.gc"));
+    // Administrators only.
+    let tmp_pw = tmp.path().join("pw");
+    std::fs::write(&tmp_pw, "a long password\n").unwrap();
+    f.cli(
+        bin(),
+        &[
+            "user",
+            "add",
+            "tina",
+            "--password-file",
+            tmp_pw.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(f.cli(bin(), &["blobs", "gc", "--as", "tina"]).code, 1);
     f.stop().await;
 }

@@ -14,13 +14,15 @@ use axum::response::Response;
 use axum::Json;
 use pf_domain::ids::{CategoryId, CourseId};
 
-/// `?category=ID` of an import.
+/// `?category=ID` or `?into=COURSE_ID` of an import.
 #[derive(Debug, serde::Deserialize)]
 pub struct ImportQuery {
     category: Option<i64>,
+    into: Option<i64>,
 }
 
-/// `POST /courses/import[?category=ID]`: the body is the `.mbz` (or a multipart form with a file).
+/// `POST /courses/import[?category=ID | ?into=COURSE_ID]`: the body is the `.mbz` (or a multipart
+/// form with a file); with `into`, its activities are added to that course (200, not 201).
 pub async fn import_course(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
@@ -59,10 +61,15 @@ pub async fn import_course(
     }
     let target = ImportTarget {
         category: q.category.map(CategoryId),
-        into: None,
+        into: q.into.map(CourseId),
     };
     let outcome = import::import_file(p, &actor, &file, target).await?;
-    Ok((StatusCode::CREATED, Json(outcome)))
+    let status = if q.into.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(outcome)))
 }
 
 /// `GET /courses/{id}/export`: the course as a `.mbz`.

@@ -95,11 +95,12 @@ pub async fn document() -> Json<Value> {
             "/courses/import": {
                 "post": {
                     "summary": "Import a Moodle backup (.mbz) as a new course, without its user data (course:create in the category; the landing category by default)",
-                    "parameters": [{ "name": "category", "in": "query", "schema": { "type": "integer" } }],
+                    "parameters": [{ "name": "category", "in": "query", "schema": { "type": "integer" } },
+                        { "name": "into", "in": "query", "description": "Add the backup's activities to this existing course instead (course:update there; answers 200)", "schema": { "type": "integer" } }],
                     "requestBody": { "required": true, "content": {
                         "application/vnd.moodle.backup": { "schema": { "type": "string", "format": "binary" } },
                         "multipart/form-data": { "schema": { "type": "object", "properties": { "file": { "type": "string", "format": "binary" } } } } } },
-                    "responses": { "201": ok(schema_ref("ImportResult")) }
+                    "responses": { "201": ok(schema_ref("ImportResult")), "200": ok(schema_ref("ImportResult")) }
                 }
             },
             "/courses/{id}/export": {

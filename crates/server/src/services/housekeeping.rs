@@ -1,7 +1,9 @@
 //! Periodic clean-up: expired sessions, old failed-login counters, audit entries and trashed
-//! courses past their retention. Run by `serve` every hour and safe to run at any time.
+//! courses past their retention, and blobs nothing refers to any more (after the purge, so a
+//! purged course's blobs go in the same run; see `archives::gc`). Run by `serve` every hour and
+//! safe to run at any time.
 
-use super::now;
+use super::{archives, now};
 use crate::error::AppError;
 use crate::platform::{settings, Platform};
 use std::time::Duration;
@@ -20,6 +22,10 @@ pub struct Report {
     pub audit_entries: u64,
     /// Trashed courses older than the trash retention.
     pub trashed_courses: u64,
+    /// Unreferenced blobs older than the grace period, deleted.
+    pub blobs_deleted: u64,
+    /// Bytes those blobs held.
+    pub blob_bytes_freed: u64,
 }
 
 /// Runs every clean-up once.
@@ -28,12 +34,32 @@ pub async fn run(p: &Platform) -> Result<Report, AppError> {
     let window = p.config.security.login_window_minutes * 60;
     let audit_days = p.setting_i64(settings::AUDIT_DAYS, 365).await?;
     let trash_days = p.setting_i64(settings::TRASH_DAYS, 30).await?;
-    Ok(Report {
+    let mut report = Report {
         sessions: p.store.delete_expired_sessions(t).await?,
         failed_logins: p.store.purge_failed_logins(t - window).await?,
         audit_entries: p.store.purge_audit(t - audit_days * 86_400).await?,
         trashed_courses: p.store.purge_trash(t - trash_days * 86_400).await?,
-    })
+        ..Report::default()
+    };
+    let grace = Duration::from_secs(archives::gc::GRACE_SECS);
+    let gc = archives::gc::run(p, grace, false).await?;
+    report.blobs_deleted = gc.deleted;
+    report.blob_bytes_freed = gc.freed_bytes;
+    if gc.deleted > 0 {
+        p.store
+            .append_audit(pf_store::NewAudit {
+                at: t,
+                actor: "housekeeping".into(),
+                action: "blobs.gc".into(),
+                target: "blobs".into(),
+                peer: None,
+                job: None,
+                result: "ok".into(),
+                details: serde_json::json!(gc),
+            })
+            .await?;
+    }
+    Ok(report)
 }
 
 /// Runs [`run`] every [`INTERVAL`] until `stop` fires; failures are logged and retried next time.

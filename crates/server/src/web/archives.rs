@@ -190,14 +190,21 @@ pub async fn import_upload(
         })?)),
         None => None,
     };
+    let into = match fields
+        .get("into")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => Some(CourseId(c.parse().map_err(|_| {
+            AppError::bad_request(format!("'{c}' is not a course id"))
+        })?)),
+        None => None,
+    };
     let outcome = import::import_file(
         p,
         &visitor.actor,
         &file,
-        import::ImportTarget {
-            category,
-            into: None,
-        },
+        import::ImportTarget { category, into },
     )
     .await?;
     drop(scratch);

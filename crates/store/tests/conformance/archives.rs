@@ -141,3 +141,108 @@ async fn replacing_a_course_content_keeps_the_course_and_swaps_everything_else()
     })
     .await;
 }
+
+#[tokio::test]
+async fn adding_content_keeps_everything_and_appends() {
+    use pf_store::{ContentAddition, NewFile, TreeActivity, TreeFile, TreeSection};
+    each_backend(|db| async move {
+        let s = &db.store;
+        let (_, c) = course(s, "MERGE").await;
+        let general = s.add_section(c, "general", true).await.unwrap();
+        let act = |name: &str| TreeActivity {
+            module: "quiz".into(),
+            name: name.into(),
+            intro: String::new(),
+            visible: true,
+            payload: serde_json::Value::Null,
+        };
+        s.add_activity(pf_store::NewActivity {
+            course: c,
+            section: general.id,
+            module: "page".into(),
+            name: "old page".into(),
+            intro: String::new(),
+            visible: true,
+            payload: serde_json::Value::Null,
+        })
+        .await
+        .unwrap();
+        let file = |activity| TreeFile {
+            activity,
+            file: NewFile {
+                course: c,
+                activity: None,
+                sha256: "a".repeat(64),
+                sha1: "b".repeat(40),
+                size: 1,
+                filename: "q.png".into(),
+                filepath: "/".into(),
+                mimetype: "image/png".into(),
+                component: "question".into(),
+                filearea: "questiontext".into(),
+                itemid: 3,
+                author: String::new(),
+                license: String::new(),
+            },
+        };
+        let add = |number: i64| ContentAddition {
+            existing: vec![(number, vec![act("quiz 1")])],
+            new_sections: vec![TreeSection {
+                name: "added".into(),
+                summary: String::new(),
+                visible: true,
+                payload: serde_json::Value::Null,
+                activities: vec![act("quiz 2")],
+            }],
+            files: vec![file(Some((1, 0))), file(None)],
+        };
+        // An unknown section number, or a file pointing nowhere, changes nothing.
+        let refused = s
+            .add_course_content(c, Some(serde_json::json!({"x": 1})), add(7))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        let mut bad = add(0);
+        bad.files.push(file(Some((2, 0))));
+        assert!(matches!(
+            s.add_course_content(c, None, bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(s.sections(c).await.unwrap().len(), 1);
+        assert_eq!(s.activities(c).await.unwrap().len(), 1);
+        assert_eq!(s.course(c).await.unwrap().archive_payload, None);
+
+        let done = s
+            .add_course_content(c, Some(serde_json::json!({"x": 1})), add(0))
+            .await
+            .unwrap();
+        let sections = s.sections(c).await.unwrap();
+        assert_eq!(sections.len(), 2);
+        assert_eq!(done.sections, [sections[1].id]);
+        let names: Vec<(i64, String)> = s
+            .activities(c)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.section_number, a.name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (0, "old page".to_string()),
+                (0, "quiz 1".to_string()),
+                (1, "quiz 2".to_string())
+            ]
+        );
+        let files = s.files(c).await.unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].activity, Some(done.activities[1][0]));
+        assert_eq!(
+            s.course(c).await.unwrap().archive_payload,
+            Some(serde_json::json!({"x": 1}))
+        );
+    })
+    .await;
+}

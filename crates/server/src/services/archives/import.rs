@@ -23,8 +23,8 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 pub struct ImportTarget {
     /// The category; the platform's landing category when `None`.
     pub category: Option<CategoryId>,
-    /// An existing course whose content the archive replaces (Moodle's "delete the contents of
-    /// this course and then restore"); it keeps its id, names, category and idnumber.
+    /// An existing course the archive's activities are added to (Moodle's "merge the backup into
+    /// this course", see [`super::merge`]); nothing of the course is removed.
     pub into: Option<CourseId>,
 }
 
@@ -88,7 +88,7 @@ pub async fn import_file(
                 "an import into an existing course keeps that course's category",
             ));
         }
-        return import_into(p, actor, file, into).await;
+        return super::merge::import_into(p, actor, file, into).await;
     }
     let category = match target.category {
         Some(c) => c,
@@ -118,42 +118,6 @@ pub async fn import_file(
             "had_users": a.base.info.had_users,
             "records_removed": a.stripped.records_removed,
             "files_removed": a.stripped.files_removed,
-            "warnings": outcome.warnings,
-        }),
-    )
-    .await?;
-    Ok(outcome)
-}
-
-async fn import_into(
-    p: &Platform,
-    actor: &Actor,
-    file: &Path,
-    into: CourseId,
-) -> Result<ImportOutcome, AppError> {
-    let course = p.store.course(into).await?;
-    p.require(actor, Capability::CourseUpdate, Context::Course(into))
-        .await?;
-    let promoted = stage_and_promote(p, file).await?;
-    let a = &promoted.archive;
-    let tree = course_tree(a, course.category)?;
-    let replaced = p
-        .store
-        .replace_course_content(into, tree.course.archive_payload, tree.sections, tree.files)
-        .await?;
-    let outcome = ImportOutcome {
-        course_id: into.0,
-        shortname: replaced.shortname.to_string(),
-        warnings: a.warnings.clone(),
-    };
-    p.audit(
-        actor,
-        "course.import_into",
-        format!("course:{into}"),
-        json!({
-            "archive_shortname": a.course.fields.shortname,
-            "activities": a.course.activities.len(),
-            "had_users": a.base.info.had_users,
             "warnings": outcome.warnings,
         }),
     )
@@ -247,62 +211,77 @@ pub(crate) fn course_tree(
             .iter()
             .position(|s| s.number == act.section_number)
             .unwrap_or(0);
-        let mut payload = Map::new();
-        payload.insert("mbz".into(), json!(act));
-        if let Some(html) = &act.content.html {
-            payload.insert("content".into(), html.clone().into());
-        }
-        if let Some(url) = &act.content.external_url {
-            payload.insert("externalurl".into(), url.clone().into());
-        }
-        if let Some(n) = act.content.question_count {
-            payload.insert("question_count".into(), n.into());
-        }
         places.push((act.contextid, si, sections[si].activities.len()));
-        sections[si].activities.push(TreeActivity {
-            module: act.module.clone(),
-            name: act.name.clone(),
-            intro: act.intro.clone(),
-            visible: act.visible,
-            payload: Value::Object(payload),
-        });
+        sections[si].activities.push(tree_activity(act));
     }
     let mut files = Vec::new();
     for r in &a.course.files {
-        let empty = r.filename == "." || r.contenthash == EMPTY_SHA1;
-        let sha256 = match (&r.sha256, empty) {
-            (Some(s), _) => s.clone(),
-            (None, true) => EMPTY_SHA256.to_string(),
-            // Missing from the archive (warned): kept in the course payload only.
-            (None, false) => continue,
-        };
         let activity = places
             .iter()
             .find(|(ctx, _, _)| ctx.is_some() && *ctx == r.contextid)
             .map(|(_, s, i)| (*s, *i));
-        files.push(TreeFile {
-            activity,
-            file: NewFile {
-                course: CourseId(0),
-                activity: None,
-                sha256,
-                sha1: r.contenthash.clone(),
-                size: i64::try_from(r.size).unwrap_or(i64::MAX),
-                filename: r.filename.clone(),
-                filepath: r.filepath.clone(),
-                mimetype: r.mimetype.clone().unwrap_or_default(),
-                component: r.component.clone(),
-                filearea: r.filearea.clone(),
-                itemid: r.itemid,
-                author: r.author.clone().unwrap_or_default(),
-                license: r.license.clone().unwrap_or_default(),
-            },
-        });
+        if let Some(f) = tree_file(r, activity) {
+            files.push(f);
+        }
     }
     Ok(CourseTree {
         course,
         sections,
         files,
+    })
+}
+
+/// The row of an imported activity: its `pf_mbz` item under `mbz`, and what the course page shows.
+pub(crate) fn tree_activity(act: &pf_mbz::Activity) -> TreeActivity {
+    let mut payload = Map::new();
+    payload.insert("mbz".into(), json!(act));
+    if let Some(html) = &act.content.html {
+        payload.insert("content".into(), html.clone().into());
+    }
+    if let Some(url) = &act.content.external_url {
+        payload.insert("externalurl".into(), url.clone().into());
+    }
+    if let Some(n) = act.content.question_count {
+        payload.insert("question_count".into(), n.into());
+    }
+    TreeActivity {
+        module: act.module.clone(),
+        name: act.name.clone(),
+        intro: act.intro.clone(),
+        visible: act.visible,
+        payload: Value::Object(payload),
+    }
+}
+
+/// The row of a kept file record (`activity` as in [`TreeFile`]); `None` for a record whose blob
+/// was missing from the archive (warned): it stays in the course payload only.
+pub(crate) fn tree_file(
+    r: &pf_mbz::FileRecord,
+    activity: Option<(usize, usize)>,
+) -> Option<TreeFile> {
+    let empty = r.filename == "." || r.contenthash == EMPTY_SHA1;
+    let sha256 = match (&r.sha256, empty) {
+        (Some(s), _) => s.clone(),
+        (None, true) => EMPTY_SHA256.to_string(),
+        (None, false) => return None,
+    };
+    Some(TreeFile {
+        activity,
+        file: NewFile {
+            course: CourseId(0),
+            activity: None,
+            sha256,
+            sha1: r.contenthash.clone(),
+            size: i64::try_from(r.size).unwrap_or(i64::MAX),
+            filename: r.filename.clone(),
+            filepath: r.filepath.clone(),
+            mimetype: r.mimetype.clone().unwrap_or_default(),
+            component: r.component.clone(),
+            filearea: r.filearea.clone(),
+            itemid: r.itemid,
+            author: r.author.clone().unwrap_or_default(),
+            license: r.license.clone().unwrap_or_default(),
+        },
     })
 }
 

@@ -15,7 +15,9 @@
 //! [`pf_mbz::ExportCourse`] from the rows, so edits made here show in the export.
 
 pub mod export;
+pub mod gc;
 pub mod import;
+pub mod merge;
 pub mod transport;
 
 use crate::error::AppError;
