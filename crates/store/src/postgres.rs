@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "profile_rules",
         sql: include_str!("../migrations/postgres/0007_profile_rules.sql"),
     },
+    Migration {
+        version: 8,
+        name: "mutualisation",
+        sql: include_str!("../migrations/postgres/0008_mutualisation.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

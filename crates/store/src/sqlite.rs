@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "profile_rules",
         sql: include_str!("../migrations/sqlite/0007_profile_rules.sql"),
     },
+    Migration {
+        version: 8,
+        name: "mutualisation",
+        sql: include_str!("../migrations/sqlite/0008_mutualisation.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.
