@@ -28,7 +28,12 @@ pub async fn rules_cmd(
                 .collect();
             emit(json, &docs, || {
                 docs.iter()
-                    .map(|d| format!("{}\t{}\t{}\t{}", d["id"], d["context"], d["grant"], d["rule"]))
+                    .map(|d| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            d["id"], d["context"], d["grant"], d["rule"]
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -40,7 +45,9 @@ pub async fn rules_cmd(
         } => {
             let context: Context = context.trim().parse()?;
             let id = rules::add(p, actor, context, RuleGrant::parse(grant.trim())?, &rule).await?;
-            emit(json, &serde_json::json!({ "id": id }), || format!("added rule {id}"));
+            emit(json, &serde_json::json!({ "id": id }), || {
+                format!("added rule {id}")
+            });
         }
         RulesCommand::Remove { id } => {
             rules::remove(p, actor, id).await?;

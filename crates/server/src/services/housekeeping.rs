@@ -1,5 +1,5 @@
 //! Periodic clean-up: expired sessions, old failed-login counters, audit entries and trashed
-//! courses past their retention. Run by `serve` every hour and safe to run at any time.
+//! courses past their retention, roaming accounts not seen for a while. Run by `serve` every hour and safe to run at any time.
 
 use super::now;
 use crate::error::AppError;
@@ -20,6 +20,8 @@ pub struct Report {
     pub audit_entries: u64,
     /// Trashed courses older than the trash retention.
     pub trashed_courses: u64,
+    /// Roaming accounts not seen for `mutual.roaming_days` (SPEC §8).
+    pub roaming_accounts: u64,
 }
 
 /// Runs every clean-up once.
@@ -33,6 +35,7 @@ pub async fn run(p: &Platform) -> Result<Report, AppError> {
         failed_logins: p.store.purge_failed_logins(t - window).await?,
         audit_entries: p.store.purge_audit(t - audit_days * 86_400).await?,
         trashed_courses: p.store.purge_trash(t - trash_days * 86_400).await?,
+        roaming_accounts: super::mutual::privacy::purge(p).await?,
     })
 }
 

@@ -131,12 +131,15 @@ pub struct ArriveFields {
     next: Option<String>,
 }
 
-/// `POST /jump`.
+/// `POST /jump`. It carries no CSRF token (it comes from the user's home, and the signed,
+/// single-use, audience-bound jump is the proof), so it is read without [`WebForm`].
 pub async fn arrive(
     State(state): State<AppState>,
     visitor: Visitor,
-    WebForm(f): WebForm<ArriveFields>,
+    body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
+    let f: ArriveFields = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| AppError::bad_request(format!("the jump could not be read: {e}")))?;
     let accepted = jump::accept(
         &state.platform,
         f.token.trim(),
@@ -192,7 +195,9 @@ pub async fn open_copy(
         .result
         .as_ref()
         .and_then(|r| r["course_id"].as_i64())
-        .filter(|_| job.kind == deploy::KIND && job.actor_user == visitor.actor.user.as_ref().map(|u| u.id))
+        .filter(|_| {
+            job.kind == deploy::KIND && job.actor_user == visitor.actor.user.as_ref().map(|u| u.id)
+        })
         .ok_or_else(|| AppError::bad_request("this job made no copy of yours"))?;
     let form = jump::back_home(p, &visitor.actor, &format!("/course/{course}")).await?;
     jump_page(&state, &visitor, form).await
@@ -206,7 +211,10 @@ mod tests {
             super::origin("http://127.0.0.1:8080/jump").as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert_eq!(super::origin("https://a.example/x/jump").as_deref(), Some("https://a.example"));
+        assert_eq!(
+            super::origin("https://a.example/x/jump").as_deref(),
+            Some("https://a.example")
+        );
         assert_eq!(super::origin("nothing"), None);
         assert_eq!(super::origin("https://a b/"), None);
     }

@@ -74,8 +74,7 @@ pub async fn may_deploy_home(
     let Home::Peer(home) = user.home else {
         return Ok(false);
     };
-    if !p.role().await?.duties().catalog || p.store.peer(home).await?.status != PeerStatus::Active
-    {
+    if !p.role().await?.duties().catalog || p.store.peer(home).await?.status != PeerStatus::Active {
         return Ok(false);
     }
     if courses::consult(p, actor, course).await.is_err() {
@@ -91,9 +90,10 @@ async fn checked(
     actor: &Actor,
     course: CourseId,
 ) -> Result<(UserRecord, PeerRecord), AppError> {
-    let user = actor.user.clone().ok_or_else(|| {
-        AppError::new(ErrorCode::Unauthenticated, "please log in first")
-    })?;
+    let user = actor
+        .user
+        .clone()
+        .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "please log in first"))?;
     let Home::Peer(home) = user.home else {
         return Err(AppError::bad_request(
             "deploy to my platform is for users who came here by a jump from their platform",
@@ -180,11 +180,11 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let actor = Actor::user(p.store.user(user_id).await?, Via::Web);
     let course = CourseId(params.course);
     // Rechecked now that the job starts: rules, capability, delegation, peer.
-    let (user, peer) = checked(&p, &actor, course)
-        .await
-        .map_err(JobError::Final)?;
+    let (user, peer) = checked(&p, &actor, course).await.map_err(JobError::Final)?;
     if peer.id != PeerId(params.peer) {
-        return Err(JobError::Final(AppError::bad_request("the user's home changed")));
+        return Err(JobError::Final(AppError::bad_request(
+            "the user's home changed",
+        )));
     }
     let delegation = live_delegation(&p, &user).await.map_err(JobError::Final)?;
     let course = p.store.course(course).await?;
@@ -284,9 +284,7 @@ async fn send_home(
             })
             .await?;
     }
-    p.store
-        .roaming_seen(user.id, p.clock.now() as i64)
-        .await?;
+    p.store.roaming_seen(user.id, p.clock.now() as i64).await?;
     p.audit(
         &Actor::user(user.clone(), Via::Web),
         "deploy_home.sent",
@@ -304,7 +302,11 @@ async fn send_home(
 pub async fn landing_for(p: &Platform, user: &UserRecord) -> Result<CategoryId, AppError> {
     let field = super::assigned_field(p).await?;
     let fields = rules::trusted_fields(p, user).await?;
-    match fields.get(&field).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    match fields
+        .get(&field)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
         Some(idnumber) => p
             .store
             .categories()
@@ -315,7 +317,10 @@ pub async fn landing_for(p: &Platform, user: &UserRecord) -> Result<CategoryId, 
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::UnknownRecord,
-                    format!("the assigned category {idnumber} of {} does not exist here", user.username),
+                    format!(
+                        "the assigned category {idnumber} of {} does not exist here",
+                        user.username
+                    ),
                 )
             }),
         None => crate::services::archives::import::landing_category(p).await,
@@ -346,12 +351,19 @@ pub async fn accept_delegated(
         ));
     }
     if user.disabled {
-        return Err(AppError::new(ErrorCode::BadUser, "this account is disabled"));
+        return Err(AppError::new(
+            ErrorCode::BadUser,
+            "this account is disabled",
+        ));
     }
     let category = landing_for(p, &user).await?;
     let actor = Actor::user(user.clone(), Via::Api);
-    p.require(&actor, Capability::CourseCreate, Context::Category(category))
-        .await?;
+    p.require(
+        &actor,
+        Capability::CourseCreate,
+        Context::Category(category),
+    )
+    .await?;
     let key = offer.idempotency_key.clone();
     let label = format!("{} (via {})", user.username, peer.name);
     let params = Params {

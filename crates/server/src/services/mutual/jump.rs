@@ -21,7 +21,7 @@ use crate::services::{rules, Actor, Via};
 use pf_api::ErrorCode;
 use pf_domain::ids::PeerId;
 use pf_domain::user::Home;
-use pf_net::{issue_delegation, issue_jump, JumpUser, Purpose, PublicKey};
+use pf_net::{issue_delegation, issue_jump, JumpUser, PublicKey, Purpose};
 use pf_store::{PeerRecord, PeerStatus, StoredDelegation, UserRecord, UserUpdate};
 use std::collections::BTreeMap;
 
@@ -185,7 +185,10 @@ pub async fn back_home(p: &Platform, actor: &Actor, next: &str) -> Result<JumpFo
 }
 
 /// The unexpired delegation kept with a roaming account.
-pub async fn live_delegation(p: &Platform, user: &UserRecord) -> Result<StoredDelegation, AppError> {
+pub async fn live_delegation(
+    p: &Platform,
+    user: &UserRecord,
+) -> Result<StoredDelegation, AppError> {
     match p.store.roaming_delegation(user.id).await? {
         Some(d) if d.expires_at > now(p) => Ok(d),
         _ => Err(AppError::new(
@@ -263,8 +266,7 @@ async fn accept_inner(
             return Err(refused("jump refused: this account cannot sign in"));
         }
         let actor = Actor::user(user.clone(), Via::Web);
-        let details =
-            serde_json::json!({ "peer": peer.name, "jump": jump.id, "delegation": d.id });
+        let details = serde_json::json!({ "peer": peer.name, "jump": jump.id, "delegation": d.id });
         p.audit(&actor, "jump.in", "session", details).await?;
         return Ok(Accepted { user, next });
     }
@@ -272,13 +274,20 @@ async fn accept_inner(
     // the caller's for us refuses the whole jump.
     let kept = delegation
         .map(|d| {
-            pf_net::verify_delegation(d, &key, &me, Purpose::DeployHome, &jump.user.username, &*p.clock)
-                .map(|c| StoredDelegation {
-                    token: d.to_string(),
-                    id: c.id,
-                    expires_at: c.expires_at as i64,
-                })
-                .map_err(|e| refused(format!("the delegation was refused: {e}")))
+            pf_net::verify_delegation(
+                d,
+                &key,
+                &me,
+                Purpose::DeployHome,
+                &jump.user.username,
+                &*p.clock,
+            )
+            .map(|c| StoredDelegation {
+                token: d.to_string(),
+                id: c.id,
+                expires_at: c.expires_at as i64,
+            })
+            .map_err(|e| refused(format!("the delegation was refused: {e}")))
         })
         .transpose()?;
     let user = roaming_account(p, &peer, &jump.user.username).await?;
