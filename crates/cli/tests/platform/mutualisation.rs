@@ -93,15 +93,15 @@ fn job_from(location: &str) -> i64 {
         .unwrap_or_else(|| panic!("not a job page: {location}"))
 }
 
-async fn peer_named(tp: &TestPlatform, name: &str) -> pf_store::PeerRecord {
-    tp.platform
-        .store
-        .peers()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|p| p.name == name)
-        .unwrap()
+/// The peer record `tp` keeps for the platform `of` (found by its key, whatever its name).
+async fn peer_of(tp: &TestPlatform, of: &TestPlatform) -> pf_store::PeerRecord {
+    let key = of.platform.identity.key_id();
+    let peers = tp.platform.store.peers().await.unwrap();
+    peers
+        .iter()
+        .find(|p| p.key_id == key.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{} does not know {}: {peers:?}", tp.url, of.url))
 }
 
 fn jumper(name: &str) -> JumpUser {
@@ -305,7 +305,7 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
         .store
         .roaming_user(
             &Username::parse("alice").unwrap(),
-            peer_named(&cat, "esta").await.id,
+            peer_of(&cat, &a).await.id,
         )
         .await
         .unwrap();
@@ -378,7 +378,7 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
         .store
         .roaming_user(
             &Username::parse("admin").unwrap(),
-            peer_named(&a, "common").await.id
+            peer_of(&a, &cat).await.id
         )
         .await
         .is_ok());
@@ -452,7 +452,7 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
     }
 
     // Delegations: another purpose, expired, or presented by another platform are refused.
-    let esta_on_cat = peer_named(&cat, "esta").await;
+    let esta_on_cat = peer_of(&cat, &a).await;
     let stored = cat
         .platform
         .store
@@ -497,7 +497,7 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
     let e = r.unwrap_err();
     // bad_user answers 401, which the client reports as `unauthenticated`.
     assert_eq!(e.code.as_str(), "unauthenticated", "{}", e.message);
-    let esta_on_t = peer_named(&t, "esta").await;
+    let esta_on_t = peer_of(&t, &a).await;
     let r: Result<Value, _> = PeerCaller::new(&t.platform)
         .unwrap()
         .post_json_delegated(
