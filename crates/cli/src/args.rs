@@ -77,6 +77,15 @@ pub enum Command {
     /// Publication series as the factory sees them.
     #[command(subcommand)]
     Publication(crate::publish_args::PublicationCommand),
+    /// Profile rules (consult / deploy) and the fields trusted per peer.
+    #[command(subcommand)]
+    Rules(crate::mutual_args::RulesCommand),
+    /// Profile values of local accounts.
+    #[command(subcommand)]
+    Profile(crate::mutual_args::ProfileCommand),
+    /// Mutualisation settings (assigned category field, roaming account retention).
+    #[command(subcommand)]
+    Mutual(crate::mutual_args::MutualCommand),
     /// The blob store (administrators).
     #[command(subcommand)]
     Blobs(BlobsCommand),

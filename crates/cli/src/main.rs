@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod mutual_args;
 mod network_args;
 mod output;
 mod publish_args;

@@ -51,6 +51,10 @@ pub fn app(platform: platform::Platform) -> Router {
 pub fn job_handlers() -> jobs::Registry {
     let mut registry = jobs::Registry::default();
     services::publishing::register(&mut registry);
+    registry.register(
+        services::mutual::deploy::KIND,
+        services::mutual::deploy::DeployHome,
+    );
     registry
 }
 

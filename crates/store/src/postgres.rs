@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0007_profile_rules.sql"),
     },
     Migration {
+        version: 8,
+        name: "mutualisation",
+        sql: include_str!("../migrations/postgres/0008_mutualisation.sql"),
+    },
+    Migration {
         version: 12,
         name: "mail_refusals",
         sql: include_str!("../migrations/postgres/0012_mail_refusals.sql"),

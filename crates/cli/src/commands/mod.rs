@@ -5,6 +5,7 @@ mod blobs;
 mod courses;
 mod demo;
 mod jobs;
+mod mutual;
 mod network;
 mod people;
 mod platform;
@@ -78,6 +79,18 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Publication(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
             publishing::publication(&p, &actor, cmd, cli.json).await
+        }
+        Command::Rules(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            mutual::rules_cmd(&p, &actor, cmd, cli.json).await
+        }
+        Command::Profile(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            mutual::profile_cmd(&p, &actor, cmd, cli.json).await
+        }
+        Command::Mutual(cmd) => {
+            let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;
+            mutual::mutual_cmd(&p, &actor, cmd, cli.json).await
         }
         Command::Blobs(cmd) => {
             let (p, actor) = open(&cli.data_dir, cli.as_user.as_deref()).await?;

@@ -137,4 +137,34 @@ impl PeerCaller {
             .await
             .map_err(|e| client_error(peer, e))
     }
+
+    /// A signed POST of JSON acting for `user` of the **receiving** peer (their home), with the
+    /// delegation that peer signed for us (SPEC §6.3, §8).
+    pub async fn post_json_delegated<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        peer: &PeerRecord,
+        path: &str,
+        body: &B,
+        user: &Username,
+        delegation: &str,
+    ) -> Result<T, AppError> {
+        let endpoint = Self::endpoint(peer)?;
+        let home = endpoint.key().key_id();
+        let token = pf_net::issue_user_assertion(
+            &self.platform.identity,
+            user,
+            &home,
+            &home,
+            &*self.platform.clock,
+        )
+        .map_err(AppError::internal)?;
+        let acting = Acting {
+            user: Some(&token),
+            delegation: Some(delegation),
+        };
+        self.client
+            .post_json(&endpoint, path, body, acting)
+            .await
+            .map_err(|e| client_error(peer, e))
+    }
 }

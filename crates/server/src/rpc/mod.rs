@@ -9,6 +9,7 @@
 
 pub mod caller;
 mod handlers;
+mod mutual;
 mod pair;
 mod parts;
 mod transfer;
@@ -60,6 +61,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/rpc/sessions", get(handlers::sessions).fallback(unknown))
         .route("/rpc/offer", post(transfer::offer).fallback(unknown))
+        .route(
+            "/rpc/deploy-home",
+            post(mutual::deploy_home).fallback(unknown),
+        )
         .route("/rpc/jobs/{id}", get(transfer::job).fallback(unknown))
         .route("/rpc/ticket", post(transfer::renew).fallback(unknown))
         .route(

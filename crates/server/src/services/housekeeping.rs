@@ -1,7 +1,7 @@
 //! Periodic clean-up: expired sessions, old failed-login counters, audit entries and trashed
-//! courses past their retention, and blobs nothing refers to any more (after the purge, so a
-//! purged course's blobs go in the same run; see `archives::gc`). Run by `serve` every hour and
-//! safe to run at any time.
+//! courses past their retention, roaming accounts not seen for a while (SPEC §8), and blobs
+//! nothing refers to any more (after the purge, so a purged course's blobs go in the same run;
+//! see `archives::gc`). Run by `serve` every hour and safe to run at any time.
 
 use super::{archives, now};
 use crate::error::AppError;
@@ -26,6 +26,8 @@ pub struct Report {
     pub blobs_deleted: u64,
     /// Bytes those blobs held.
     pub blob_bytes_freed: u64,
+    /// Roaming accounts not seen for `mutual.roaming_days` (SPEC §8).
+    pub roaming_accounts: u64,
 }
 
 /// Runs every clean-up once.
@@ -39,6 +41,7 @@ pub async fn run(p: &Platform) -> Result<Report, AppError> {
         failed_logins: p.store.purge_failed_logins(t - window).await?,
         audit_entries: p.store.purge_audit(t - audit_days * 86_400).await?,
         trashed_courses: p.store.purge_trash(t - trash_days * 86_400).await?,
+        roaming_accounts: super::mutual::privacy::purge(p).await?,
         ..Report::default()
     };
     let grace = Duration::from_secs(archives::gc::GRACE_SECS);

@@ -11,6 +11,7 @@ pub mod courses;
 pub mod discovery;
 pub mod housekeeping;
 pub mod jobs;
+pub mod mutual;
 pub mod pairing;
 pub mod peers;
 pub mod profile;

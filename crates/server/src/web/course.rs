@@ -166,6 +166,7 @@ pub async fn show(
         sections, can_edit, authoring, quiz_count, question_count,
         panel => panel(p, &visitor, course.id).await?,
         transfer => super::publishing::panel_context(p, &visitor, course.id).await?,
+        deploy_home => super::mutual::course_offers_deploy_home(p, &visitor.actor, course.id).await?,
         can_export => can_edit
             || p.can(&visitor.actor, Capability::ManagePublishedFiles, Context::Course(course.id)).await?,
         network => p.role().await? != pf_domain::platform::PlatformRole::Normal,

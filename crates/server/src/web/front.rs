@@ -115,6 +115,7 @@ async fn listing(
         import_category => import_category.map(|c| c.0),
         category => current.map(|e| context! { id => e.category.id.0, name => e.category.name, path => e.path }),
         can_create,
+        jump_targets => super::mutual::targets(p, &visitor.actor).await?,
         base => category.map(|c| format!("/category/{c}")).unwrap_or_else(|| "/".into()),
     };
     render::page(state, visitor, "index.html", ctx).await

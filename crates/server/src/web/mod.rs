@@ -10,6 +10,7 @@ pub mod forms;
 pub mod front;
 pub mod jobs;
 pub mod login;
+pub mod mutual;
 pub mod network;
 pub mod profile;
 pub mod publishing;
@@ -168,6 +169,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/network/{id}", post(network::change))
         .route("/static/style.css", get(stylesheet))
         .route("/static/jobs.js", get(script))
+        .merge(mutual::routes())
         .layer(axum::middleware::from_fn_with_state(state, error_pages))
 }
 

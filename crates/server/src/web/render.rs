@@ -47,6 +47,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "admin_rules.html",
     "account.html",
     "publishing_panel.html",
+    "jump.html",
 ];
 
 /// Message catalogs: `key = "text"` per language.

@@ -29,14 +29,18 @@ pub const KIND: &str = "receive";
 
 /// What the receiving job needs (its params).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Params {
-    offer: Offer,
-    peer: i64,
-    account: i64,
+pub(crate) struct Params {
+    pub(crate) offer: Offer,
+    pub(crate) peer: i64,
+    pub(crate) account: i64,
     /// The acting user's username on the calling peer (the account may be a linked local one).
-    username: String,
-    actor: String,
-    category: i64,
+    pub(crate) username: String,
+    pub(crate) actor: String,
+    pub(crate) category: i64,
+    /// Set when the peer acts for one of our own users under our delegation (SPEC §8): the id
+    /// of that delegation; the account is then our local user.
+    #[serde(default)]
+    pub(crate) delegation: Option<String>,
 }
 
 /// A refusal of the publication rules as the error users see.
@@ -145,6 +149,7 @@ pub async fn accept_offer(
         username: username.to_string(),
         actor: admission.label,
         category: category.0,
+        delegation: None,
     };
     let (job, _) = enqueue(
         p,
@@ -203,16 +208,23 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let account = p.store.user(UserId(params.account)).await?;
     let username = Username::parse(&params.username)?;
     let context = Context::Category(pf_domain::ids::CategoryId(params.category));
-    admit(
-        &p,
-        &peer,
-        &username,
-        offer.operation,
-        context,
-        &offer.asserted,
-        false,
-    )
-    .await?;
+    if params.delegation.is_some() {
+        // Our own user, under our delegation: they need `course:create` there, as for every deploy.
+        let actor = Actor::user(account.clone(), Via::Api);
+        p.require(&actor, pf_domain::access::Capability::CourseCreate, context)
+            .await?;
+    } else {
+        admit(
+            &p,
+            &peer,
+            &username,
+            offer.operation,
+            context,
+            &offer.asserted,
+            false,
+        )
+        .await?;
+    }
     let (version, visible) = match offer.operation {
         Operation::Publish => {
             let mode = offer.mode.unwrap_or(PublishMode::Publish);

@@ -92,6 +92,10 @@ pub async fn source_capabilities(
             held.push(*cap);
         }
     }
+    if op == Operation::Deploy {
+        // Profile rules with the deploy grant (SPEC §8) grant or withhold it too.
+        crate::services::mutual::deploy::apply_rules(p, actor, course, &mut held).await?;
+    }
     Ok(held)
 }
 
@@ -168,7 +172,7 @@ async fn run(op: Operation, ctx: JobContext) -> Result<serde_json::Value, JobErr
     outcome
 }
 
-pub(super) fn course_lock(course: CourseId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+pub(crate) fn course_lock(course: CourseId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     static LOCKS: std::sync::OnceLock<
         std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     > = std::sync::OnceLock::new();
@@ -228,37 +232,7 @@ async fn transfer(
     let remote = answer["id"]
         .as_i64()
         .ok_or_else(|| JobError::Final(AppError::internal("the peer's offer answer")))?;
-    ctx.set_transport("http").await?;
-    let mut state = JobState::Preparing;
-    let done = loop {
-        ctx.check_cancel().await?;
-        let doc: serde_json::Value = caller
-            .get_json(peer, &format!("/rpc/jobs/{remote}"), None)
-            .await?;
-        let remote_state = doc["state"].as_str().unwrap_or("");
-        let next = match remote_state {
-            "transferring" => Some(JobState::Transferring),
-            "restoring" => Some(JobState::Restoring),
-            _ => None,
-        };
-        if let Some(next) = next {
-            if next != state && state != JobState::Restoring {
-                ctx.enter(next).await?;
-                state = next;
-            }
-        }
-        if let Ok(mirrored) = serde_json::from_value::<Progress>(doc["progress"].clone()) {
-            if mirrored != progress {
-                progress = mirrored;
-                ctx.progress(&progress).await?;
-            }
-        }
-        match remote_state {
-            "done" => break doc,
-            "failed" | "cancelled" => return Err(JobError::Final(remote_error(&doc))),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let done = follow(ctx, &caller, peer, remote).await?;
     let result = done["result"].clone();
     if p.store
         .lineage_by_key(&job.idempotency_key)
@@ -291,4 +265,46 @@ async fn transfer(
     )
     .await?;
     Ok(result)
+}
+
+/// Follows the peer's receiving job `remote` to its end, mirroring its state and progress;
+/// answers its final document (`done`), or the job's error.
+pub(crate) async fn follow(
+    ctx: &JobContext,
+    caller: &PeerCaller,
+    peer: &pf_store::PeerRecord,
+    remote: i64,
+) -> Result<serde_json::Value, JobError> {
+    let mut progress = Progress::default();
+    ctx.set_transport("http").await?;
+    let mut state = JobState::Preparing;
+    loop {
+        ctx.check_cancel().await?;
+        let doc: serde_json::Value = caller
+            .get_json(peer, &format!("/rpc/jobs/{remote}"), None)
+            .await?;
+        let remote_state = doc["state"].as_str().unwrap_or("");
+        let next = match remote_state {
+            "transferring" => Some(JobState::Transferring),
+            "restoring" => Some(JobState::Restoring),
+            _ => None,
+        };
+        if let Some(next) = next {
+            if next != state && state != JobState::Restoring {
+                ctx.enter(next).await?;
+                state = next;
+            }
+        }
+        if let Ok(mirrored) = serde_json::from_value::<Progress>(doc["progress"].clone()) {
+            if mirrored != progress {
+                progress = mirrored;
+                ctx.progress(&progress).await?;
+            }
+        }
+        match remote_state {
+            "done" => return Ok(doc),
+            "failed" | "cancelled" => return Err(JobError::Final(remote_error(&doc))),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }

@@ -1,0 +1,400 @@
+//! "Deploy to my platform" (SPEC §8).
+//!
+//! On the **common platform**: who may ([`apply_rules`] wires the deploy rules into every deploy
+//! check; [`may_deploy_home`] for the button), [`start`] (one click: a `deploy-home` job) and
+//! the job itself ([`DeployHome`]), which offers the course's archive to the user's home over
+//! `POST /rpc/deploy-home` with the user's assertion *and the delegation the home signed*, then
+//! follows the home's receiving job like any transfer.
+//!
+//! On the **home**: [`accept_delegated`] decides the landing category — the user's assigned
+//! category when their admin-managed profile names one, else the incoming category — checks
+//! `course:create` for the user there, and enqueues the usual `receive` job (hidden arrival, the
+//! user enrolled with the deploy role), auditing the delegation's id.
+
+use super::jump::live_delegation;
+use crate::error::AppError;
+use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
+use crate::platform::Platform;
+use crate::rpc::PeerCaller;
+use crate::services::archives::transport::{newest_for_job, scan_archive};
+use crate::services::jobs::{enqueue, JobRequest};
+use crate::services::publishing::receive::{self, Params};
+use crate::services::publishing::send::{course_lock, follow, source_capabilities};
+use crate::services::publishing::{kind_of, ticket, verify_manifest, Offer};
+use crate::services::{courses, now, rules, Actor, Via};
+use pf_api::ErrorCode;
+use pf_domain::access::{Capability, Context};
+use pf_domain::admission::Operation;
+use pf_domain::ids::{CategoryId, CourseId, PeerId};
+use pf_domain::rules::{RuleGrant, RuleVerdict};
+use pf_domain::user::Home;
+use pf_net::Delegation;
+use pf_store::{JobRecord, Lineage, PeerRecord, PeerStatus, UserRecord};
+use serde::{Deserialize, Serialize};
+
+/// The job kind on the common platform.
+pub const KIND: &str = "deploy-home";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Params2 {
+    course: i64,
+    peer: i64,
+}
+
+/// The deploy rules of the course for the actor: outside them, nothing is held; inside, the
+/// `publishflow:deploy` source capability is granted.
+pub async fn apply_rules(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    held: &mut Vec<Capability>,
+) -> Result<(), AppError> {
+    match rules::course_verdict(p, actor, course, RuleGrant::Deploy).await? {
+        RuleVerdict::NoRules => {}
+        RuleVerdict::Outside => held.clear(),
+        RuleVerdict::Granted => {
+            if !held.contains(&Capability::Deploy) {
+                held.push(Capability::Deploy);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the actor may press "deploy to my platform" on the course: a roaming user whose home
+/// is an active peer, who may consult the course and deploy it.
+pub async fn may_deploy_home(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+) -> Result<bool, AppError> {
+    let Some(user) = &actor.user else {
+        return Ok(false);
+    };
+    let Home::Peer(home) = user.home else {
+        return Ok(false);
+    };
+    if !p.role().await?.duties().catalog || p.store.peer(home).await?.status != PeerStatus::Active {
+        return Ok(false);
+    }
+    if courses::consult(p, actor, course).await.is_err() {
+        return Ok(false);
+    }
+    Ok(!source_capabilities(p, actor, Operation::Deploy, course)
+        .await?
+        .is_empty())
+}
+
+async fn checked(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+) -> Result<(UserRecord, PeerRecord), AppError> {
+    let user = actor
+        .user
+        .clone()
+        .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "please log in first"))?;
+    let Home::Peer(home) = user.home else {
+        return Err(AppError::bad_request(
+            "deploy to my platform is for users who came here by a jump from their platform",
+        ));
+    };
+    courses::consult(p, actor, course).await?;
+    if source_capabilities(p, actor, Operation::Deploy, course)
+        .await?
+        .is_empty()
+    {
+        return Err(AppError::forbidden(Capability::Deploy));
+    }
+    let peer = p.store.peer(home).await?;
+    if peer.status != PeerStatus::Active {
+        return Err(AppError::new(
+            ErrorCode::NotAdmitted,
+            format!("peer {} is {}", peer.name, peer.status.as_str()),
+        ));
+    }
+    Ok((user, peer))
+}
+
+/// Starts "deploy to my platform" for the acting roaming user: a `deploy-home` job.
+pub async fn start(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    idempotency_key: Option<String>,
+) -> Result<JobRecord, AppError> {
+    if !p.role().await?.duties().catalog {
+        return Err(AppError::new(
+            ErrorCode::MissingCapability,
+            "this platform's duties do not include deploy to a user's platform",
+        ));
+    }
+    let (user, peer) = checked(p, actor, course).await?;
+    live_delegation(p, &user).await?;
+    let record = p.store.course(course).await?;
+    if record.idnumber.as_str().is_empty() {
+        return Err(AppError::bad_request("the course has no idnumber"));
+    }
+    if p.store.course_publishing(course).await?.0.is_some() {
+        return Err(AppError::new(
+            ErrorCode::MissingCapability,
+            "this course needs its deploy key: ask its catalog's managers",
+        ));
+    }
+    let params = Params2 {
+        course: course.0,
+        peer: peer.id.0,
+    };
+    let (job, _) = enqueue(
+        p,
+        actor,
+        JobRequest {
+            kind: KIND.into(),
+            params: serde_json::to_value(&params).map_err(AppError::internal)?,
+            idempotency_key,
+            serial_key: None,
+            throttle_class: None,
+        },
+    )
+    .await?;
+    Ok(job)
+}
+
+/// The `deploy-home` job.
+pub struct DeployHome;
+
+impl JobHandler for DeployHome {
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        Box::pin(async move { run(ctx).await })
+    }
+}
+
+async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
+    let p = ctx.platform.clone();
+    let job = ctx.job().clone();
+    let params: Params2 = serde_json::from_value(job.params.clone())
+        .map_err(|e| JobError::Final(AppError::internal(e)))?;
+    let user_id = job
+        .actor_user
+        .ok_or_else(|| JobError::Final(AppError::bad_request("an operation needs a user")))?;
+    let actor = Actor::user(p.store.user(user_id).await?, Via::Web);
+    let course = CourseId(params.course);
+    // Rechecked now that the job starts: rules, capability, delegation, peer.
+    let (user, peer) = checked(&p, &actor, course).await.map_err(JobError::Final)?;
+    if peer.id != PeerId(params.peer) {
+        return Err(JobError::Final(AppError::bad_request(
+            "the user's home changed",
+        )));
+    }
+    let delegation = live_delegation(&p, &user).await.map_err(JobError::Final)?;
+    let course = p.store.course(course).await?;
+    let rec = {
+        let lock = course_lock(course.id);
+        let _held = lock.lock().await;
+        let rec = newest_for_job(&p, &actor, &course).await?;
+        p.store.reference_archive(rec.id, 1).await?;
+        rec
+    };
+    let outcome = send_home(&ctx, &course, &peer, &user, &delegation, &rec).await;
+    if let Err(e) = p.store.reference_archive(rec.id, -1).await {
+        tracing::warn!(archive = rec.id, error = %e, "could not release an archive reference");
+    }
+    outcome
+}
+
+async fn send_home(
+    ctx: &JobContext,
+    course: &pf_store::CourseRecord,
+    peer: &PeerRecord,
+    user: &UserRecord,
+    delegation: &pf_store::StoredDelegation,
+    rec: &pf_store::ArchiveRecord,
+) -> Result<serde_json::Value, JobError> {
+    let p = ctx.platform.clone();
+    let job = ctx.job().clone();
+    let caller = PeerCaller::new(&p)?;
+    let mut progress = pf_domain::job::Progress {
+        steps_total: 4,
+        step: "preparing the archive".into(),
+        ..Default::default()
+    };
+    ctx.progress(&progress).await?;
+    scan_archive(&p, rec).await.map_err(|e| {
+        JobError::Final(AppError::new(
+            ErrorCode::Failed,
+            format!("the scanner refused the archive: {}", e.message),
+        ))
+    })?;
+    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
+        .map_err(|e| JobError::Final(AppError::internal(e)))?;
+    let bytes = manifest.signing_bytes();
+    let signature = pf_net::sign_bytes(&p.identity, &bytes).to_string();
+    if rec.signature.is_none() {
+        p.store.set_archive_signature(rec.id, &signature).await?;
+    }
+    progress.steps_done = 1;
+    progress.step = format!("offering to {}", peer.name);
+    ctx.progress(&progress).await?;
+    let offer = Offer {
+        operation: Operation::Deploy,
+        manifest: String::from_utf8(bytes).map_err(|e| JobError::Final(AppError::internal(e)))?,
+        signature,
+        idempotency_key: job.idempotency_key.clone(),
+        archive: rec.id,
+        source_course: course.id.0,
+        ticket: ticket::issue(&p, rec.id, &peer.key_id),
+        mode: None,
+        category: None,
+        asserted: Vec::new(),
+    };
+    let answer: serde_json::Value = caller
+        .post_json_delegated(
+            peer,
+            "/rpc/deploy-home",
+            &offer,
+            &user.username,
+            &delegation.token,
+        )
+        .await?;
+    let remote = answer["id"]
+        .as_i64()
+        .ok_or_else(|| JobError::Final(AppError::internal("the peer's offer answer")))?;
+    let done = follow(ctx, &caller, peer, remote).await?;
+    let result = done["result"].clone();
+    let me = p.name().await?;
+    if p.store
+        .lineage_by_key(&job.idempotency_key)
+        .await?
+        .is_none()
+    {
+        p.store
+            .add_lineage(&Lineage {
+                operation: kind_of(Operation::Deploy).into(),
+                source_platform: me.clone(),
+                source_course: course.id.0,
+                archive_sha256: rec.sha256.clone(),
+                archive_counter: rec.counter,
+                version: None,
+                target_platform: peer.name.clone(),
+                target_course: result["course_id"].as_i64().unwrap_or(0),
+                local_course: course.id.0,
+                actor: format!("{}@{}", user.username, peer.name),
+                job_key: job.idempotency_key.clone(),
+                created_at: now(),
+            })
+            .await?;
+    }
+    p.store.roaming_seen(user.id, p.clock.now() as i64).await?;
+    p.audit(
+        &Actor::user(user.clone(), Via::Web),
+        "deploy_home.sent",
+        format!("course:{}", course.id),
+        serde_json::json!({ "job": job.id.0, "key": job.idempotency_key, "peer": peer.name,
+                            "remote_job": remote, "delegation": delegation.id, "result": result }),
+    )
+    .await?;
+    Ok(result)
+}
+
+/// Home side: the landing category of a delegated deploy for our user — their assigned category
+/// (an admin-managed profile field, named by a setting, holding a category idnumber) or, when
+/// they have none, the incoming category.
+pub async fn landing_for(p: &Platform, user: &UserRecord) -> Result<CategoryId, AppError> {
+    let field = super::assigned_field(p).await?;
+    let fields = rules::trusted_fields(p, user).await?;
+    match fields
+        .get(&field)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        Some(idnumber) => p
+            .store
+            .categories()
+            .await?
+            .into_iter()
+            .find(|c| c.idnumber == idnumber)
+            .map(|c| c.id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::UnknownRecord,
+                    format!(
+                        "the assigned category {idnumber} of {} does not exist here",
+                        user.username
+                    ),
+                )
+            }),
+        None => crate::services::archives::import::landing_category(p).await,
+    }
+}
+
+/// Home side of `POST /rpc/deploy-home`: `peer` acts for our `user` under our `delegation`.
+pub async fn accept_delegated(
+    p: &Platform,
+    peer: &PeerRecord,
+    user: UserRecord,
+    delegation: &Delegation,
+    offer: Offer,
+) -> Result<JobRecord, AppError> {
+    verify_manifest(p, &peer.public_key, &offer.manifest, &offer.signature).await?;
+    if let Ok(existing) = p.store.job_by_key(&offer.idempotency_key).await {
+        if existing.kind == receive::KIND && existing.peer == Some(peer.id) {
+            return Ok(existing);
+        }
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            "this idempotency key names another operation here",
+        ));
+    }
+    if offer.operation != Operation::Deploy {
+        return Err(AppError::bad_request(
+            "a delegation to deploy home allows deploys only",
+        ));
+    }
+    if user.disabled {
+        return Err(AppError::new(
+            ErrorCode::BadUser,
+            "this account is disabled",
+        ));
+    }
+    let category = landing_for(p, &user).await?;
+    let actor = Actor::user(user.clone(), Via::Api);
+    p.require(
+        &actor,
+        Capability::CourseCreate,
+        Context::Category(category),
+    )
+    .await?;
+    let key = offer.idempotency_key.clone();
+    let label = format!("{} (via {})", user.username, peer.name);
+    let params = Params {
+        offer,
+        peer: peer.id.0,
+        account: user.id.0,
+        username: user.username.to_string(),
+        actor: label,
+        category: category.0,
+        delegation: Some(delegation.id.clone()),
+    };
+    let (job, _) = enqueue(
+        p,
+        &actor,
+        JobRequest {
+            kind: receive::KIND.into(),
+            params: serde_json::to_value(&params).map_err(AppError::internal)?,
+            idempotency_key: Some(key),
+            serial_key: None,
+            throttle_class: Some("restore".into()),
+        },
+    )
+    .await?;
+    p.store.set_job_peer(job.id, peer.id).await?;
+    p.audit(
+        &actor,
+        "deploy.delegated",
+        format!("category:{category}"),
+        serde_json::json!({ "peer": peer.name, "delegation": delegation.id,
+                            "delegation_expires": delegation.expires_at, "job": job.id.0 }),
+    )
+    .await?;
+    Ok(p.store.job(job.id).await?)
+}
