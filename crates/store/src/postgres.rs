@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "profile_rules",
         sql: include_str!("../migrations/postgres/0007_profile_rules.sql"),
     },
+    Migration {
+        version: 9,
+        name: "course_index",
+        sql: include_str!("../migrations/postgres/0009_course_index.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "profile_rules",
         sql: include_str!("../migrations/sqlite/0007_profile_rules.sql"),
     },
+    Migration {
+        version: 9,
+        name: "course_index",
+        sql: include_str!("../migrations/sqlite/0009_course_index.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.
