@@ -1,6 +1,7 @@
 //! One module per command group; each parses its arguments into service calls.
 
 mod archives;
+mod catalog;
 mod courses;
 mod demo;
 mod jobs;

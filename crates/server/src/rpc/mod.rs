@@ -8,6 +8,7 @@
 //! request, accepted or refused, is audited (peer, acting user, call, result).
 
 pub mod caller;
+mod catalog;
 mod handlers;
 mod pair;
 mod parts;
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(handlers::course_exists).fallback(unknown),
         )
         .route("/rpc/sessions", get(handlers::sessions).fallback(unknown))
+        .route("/rpc/index", post(catalog::index).fallback(unknown))
+        .route("/rpc/session", post(catalog::session).fallback(unknown))
         .route("/rpc/offer", post(transfer::offer).fallback(unknown))
         .route("/rpc/jobs/{id}", get(transfer::job).fallback(unknown))
         .route("/rpc/ticket", post(transfer::renew).fallback(unknown))

@@ -47,10 +47,19 @@ async fn categories(p: &Platform) -> Result<SessionCategories, AppError> {
 
 /// Checks the course exists, the platform runs sessions and the actor holds
 /// `publishflow:manage` on the course.
-async fn check(p: &Platform, actor: &Actor, course: CourseId) -> Result<(), AppError> {
+/// `remote`: a peer's call that admission (SPEC §5.9) already let in — the capability was part
+/// of that decision.
+async fn check(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    remote: Option<&str>,
+) -> Result<(), AppError> {
     p.store.course(course).await?;
-    p.require(actor, Capability::Manage, Context::Course(course))
-        .await?;
+    if remote.is_none() {
+        p.require(actor, Capability::Manage, Context::Course(course))
+            .await?;
+    }
     if !sessions_enabled(p).await? {
         return Err(AppError::new(
             pf_api::ErrorCode::MissingCapability,
@@ -101,10 +110,22 @@ pub async fn open(
     course: CourseId,
     opts: OpenOptions,
 ) -> Result<SessionDoc, AppError> {
-    check(p, actor, course).await?;
+    open_as(p, actor, course, opts, None).await
+}
+
+/// [`open`], or for a peer admitted to run it (`remote` names it in the audit entry).
+pub(crate) async fn open_as(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    opts: OpenOptions,
+    remote: Option<&str>,
+) -> Result<SessionDoc, AppError> {
+    check(p, actor, course, remote).await?;
     let start = opts.reset_start_date.then(|| today(now()));
-    let details =
-        serde_json::json!({ "notify": opts.notify, "reset_start_date": opts.reset_start_date });
+    let details = serde_json::json!({
+        "notify": opts.notify, "reset_start_date": opts.reset_start_date, "peer": remote,
+    });
     let out = apply(p, actor, course, SessionAction::Open, start, details).await?;
     let notified = if opts.notify {
         notify_open(p, actor, course).await?.queued
@@ -128,8 +149,19 @@ pub async fn close(
     course: CourseId,
     mode: CloseMode,
 ) -> Result<SessionDoc, AppError> {
-    check(p, actor, course).await?;
-    let details = serde_json::json!({ "mode": mode.as_str() });
+    close_as(p, actor, course, mode, None).await
+}
+
+/// [`close`], or for a peer admitted to run it (`remote` names it in the audit entry).
+pub(crate) async fn close_as(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    mode: CloseMode,
+    remote: Option<&str>,
+) -> Result<SessionDoc, AppError> {
+    check(p, actor, course, remote).await?;
+    let details = serde_json::json!({ "mode": mode.as_str(), "peer": remote });
     let out = apply(p, actor, course, SessionAction::Close(mode), None, details).await?;
     Ok(SessionDoc {
         course_id: course.0,

@@ -95,6 +95,7 @@ pub struct OperationFields {
     category: String,
     #[serde(default)]
     deploy_key: String,
+    accept_terms: Option<String>,
 }
 
 async fn start(
@@ -123,7 +124,18 @@ async fn start(
         category,
         deploy_key: (!f.deploy_key.is_empty()).then_some(f.deploy_key),
         idempotency_key: None,
+        accept_terms: checkbox(&f.accept_terms),
     };
+    if op == Operation::Deploy && req.peer.as_deref() == Some("all") {
+        let jobs = crate::services::publishing::everywhere::deploy_everywhere(
+            &state.platform,
+            &visitor.actor,
+            req,
+        )
+        .await?;
+        drop(jobs);
+        return Ok(Redirect::to("/jobs").into_response());
+    }
     let job = ops::start(&state.platform, &visitor.actor, op, req).await?;
     Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
 }

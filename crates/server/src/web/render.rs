@@ -47,6 +47,9 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "admin_rules.html",
     "account.html",
     "publishing_panel.html",
+    "catalog_panel.html",
+    "publication_status.html",
+    "course_copies.html",
 ];
 
 /// Message catalogs: `key = "text"` per language.
