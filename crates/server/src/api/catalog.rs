@@ -108,3 +108,58 @@ pub async fn remote_session(
         remote_sessions::request(&state.platform, &actor, &peer, course, action).await?,
     ))
 }
+
+/// Adds these endpoints (and the search parameter, the deploy's `accept_terms`) to the OpenAPI
+/// document.
+pub fn describe(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let id =
+        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
+    let body = |props: serde_json::Value| {
+        json!({ "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "additionalProperties": false, "properties": props } } } })
+    };
+    let object = |summary: &str| {
+        json!({ "summary": summary,
+               "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } } } })
+    };
+    let text = json!({ "type": "string" });
+    let meta = json!({ "type": "object", "properties": { "authors": text, "licence": text, "terms": text,
+        "level": text, "discipline": text, "summary": text } });
+    let paths = &mut doc["paths"];
+    let mut index = object("Give the course an idnumber: local, or allocated by a catalog with descriptive metadata (course:update)");
+    index["requestBody"] = body(
+        json!({ "strategy": { "enum": ["local", "catalog"] }, "catalog": text, "meta": meta }),
+    );
+    paths["/courses/{id}/index"] = json!({ "parameters": id, "post": index });
+    paths["/courses/{id}/deploy-everywhere"] = json!({ "parameters": id, "post": {
+        "summary": "Deploy the course to every training platform where the caller may deploy: one job each (publishflow:deploy)",
+        "requestBody": body(json!({ "deploy_key": text, "idempotency_key": text, "accept_terms": { "type": "boolean" } })),
+        "responses": { "202": { "description": "The queued jobs", "content": { "application/json": { "schema": {
+            "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } } } } } });
+    paths["/courses/{id}/sessions"] = json!({ "parameters": id, "get": object(
+        "Every copy of the course's idnumber across the network: platform, course, version, visible, state") });
+    let remote = json!([
+        { "name": "peer", "in": "path", "required": true, "schema": { "type": "string" } },
+        { "name": "course", "in": "path", "required": true, "schema": { "type": "integer" } }
+    ]);
+    let mut session =
+        object("A catalog opens or closes a course it deployed on a training platform");
+    session["requestBody"] = body(json!({ "action": { "enum": ["open", "close"] },
+        "mode": { "enum": ["private", "protected", "public"] }, "notify": { "type": "boolean" },
+        "reset_start_date": { "type": "boolean" } }));
+    paths["/peers/{peer}/courses/{course}/session"] =
+        json!({ "parameters": remote, "post": session });
+    let deploy = &mut paths["/courses/{id}/deploy"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["properties"];
+    if deploy.is_object() {
+        deploy["accept_terms"] =
+            json!({ "type": "boolean", "description": "accept the course's terms of use" });
+    }
+    if let Some(params) = paths["/courses"]["get"]["parameters"].as_array_mut() {
+        params.push(
+            json!({ "name": "q", "in": "query", "schema": { "type": "string" },
+            "description": "search words: names, idnumber, summary, catalog metadata" }),
+        );
+    }
+}

@@ -129,6 +129,11 @@ pub async fn publication(
             None => None,
         };
         c["url"] = url.into();
+        for key in ["taken", "error", "versions"] {
+            if c.get(key).is_none() {
+                c[key] = serde_json::Value::Null;
+            }
+        }
         catalogs.push(Value::from_serialize(&c));
     }
     let ctx = context! {
