@@ -130,6 +130,37 @@ async fn a_catalog_allocates_idnumbers_keeps_searchable_metadata_and_terms_gate_
             .code,
         0
     );
+    // The factory's panel form asks the catalog too, with the metadata it collects.
+    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
+    let page = fb.get(&format!("/course/{third}")).await;
+    assert!(page.body.contains("index&#x2f;catalog") || page.body.contains("index/catalog"));
+    let form = fb
+        .post(
+            &format!("/course/{third}/index/catalog"),
+            &[
+                ("catalog", "cat"),
+                ("level", "advanced"),
+                ("authors", "Grace Hopper"),
+            ],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    let indexed = course_json(&courses(&f).await, third.parse().unwrap())["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(indexed.starts_with("CAT-"), "{indexed}");
+    let kept = c
+        .platform
+        .store
+        .index_entry(&indexed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.level.as_str(), kept.authors.as_str()),
+        ("advanced", "Grace Hopper")
+    );
 
     // Published, the course carries the metadata on the catalog: searchable there.
     let job = ok(&f, &["publish", &gap, "--wait", "--json"]).await;
@@ -298,6 +329,36 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
     };
     assert_eq!(ids(&again), ids(&all));
     assert_eq!(courses(&t1).await.len(), 1);
+    // The API: the same key answers the same jobs; the sessions list is there too.
+    let token = ok(&c, &["token", "create", "--name", "e", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/courses/{v1}/deploy-everywhere", c.url))
+        .bearer_auth(&token)
+        .json(&json!({ "idempotency_key": "everywhere-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let via_api: Value = r.json().await.unwrap();
+    assert_eq!(ids(&via_api), ids(&all));
+    let listed: Value = http
+        .get(format!("{}/api/v1/courses/{v1}/sessions", c.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["idnumber"],
+        ok(&c, &["course", "show", &v1, "--json"]).await["idnumber"]
+    );
+    assert_eq!(listed["platforms"].as_array().unwrap().len(), 4, "{listed}");
 
     // Without deployeverywhere, only the platforms whose admission says yes are aimed at: train2
     // withdraws the deploy grant, and dora (a course deployer there) has no account on it.
@@ -366,7 +427,8 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         &["publish", &gap, "--mode", "update", "--wait", "--json"],
     )
     .await;
-    let t1_course = t1_copies[0]["course_id"].to_string();
+    let t1_copies_first = t1_copies[0]["course_id"].clone();
+    let t1_course = t1_copies_first.to_string();
     ok(&t1, &["session", "open", &t1_course, "--json"]).await;
     // Train2 goes down: listed as unavailable, not an error.
     t2.stop().await;
@@ -383,7 +445,7 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
     }
     let running = t1_copies
         .iter()
-        .find(|c| c["course_id"].to_string() == t1_course)
+        .find(|c| c["course_id"] == t1_copies_first)
         .unwrap();
     assert_eq!(running["state"], "running");
     assert_eq!(by_name(&list, "cat")["copies"].as_array().unwrap().len(), 2);
