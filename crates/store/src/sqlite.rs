@@ -103,14 +103,27 @@ pub(crate) async fn connect(url: &str) -> StoreResult<AnyPool> {
     Ok(pool)
 }
 
+/// Creates the database file with mode 0600 when it does not exist yet.
+///
+/// An existing file is never opened here: closing any descriptor of a file drops every POSIX
+/// lock this process holds on it, so opening and closing the database outside SQLite while a
+/// pool of the same process has it open (a second `Store` on the same file: a CLI-style call
+/// inside a test, `demo`) would silently release the pool's locks and let writers collide.
 fn create_private_file(path: &Path) -> StoreResult<()> {
+    if path.exists() {
+        return Ok(());
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
+    options.create_new(true).write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?;
-    Ok(())
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Another process created it meanwhile: it is theirs to have made private.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
