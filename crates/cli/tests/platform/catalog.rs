@@ -237,6 +237,46 @@ async fn a_catalog_allocates_idnumbers_keeps_searchable_metadata_and_terms_gate_
     .await;
     assert_eq!(yes["state"], "done", "{yes}");
     assert_eq!(courses(&t).await.len(), 1);
+    // The panel's "every training platform" target: one job per platform, terms accepted.
+    let seen: Vec<i64> = c
+        .platform
+        .store
+        .jobs(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id.0)
+        .collect();
+    let form = b
+        .post(
+            &format!("/course/{on_c}/deploy"),
+            &[("peer", "all"), ("accept_terms", "on")],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    assert_eq!(form.location(), Some("/jobs"));
+    let queued: Vec<_> = c
+        .platform
+        .store
+        .jobs(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| !seen.contains(&j.id.0))
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].kind, "deploy");
+    let mut state = String::new();
+    for _ in 0..600 {
+        let job = c.platform.store.job(queued[0].id).await.unwrap();
+        state = job.state.as_str().to_string();
+        if state == "done" || state == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "done");
+    assert_eq!(courses(&t).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

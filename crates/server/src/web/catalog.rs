@@ -9,7 +9,7 @@ use super::session::Visitor;
 use super::{render, AppState};
 use crate::error::AppError;
 use crate::platform::Platform;
-use crate::services::catalog::{index_via_catalog, meta_of, IndexMeta};
+use crate::services::catalog::{index_via_catalog, terms_of, IndexMeta};
 use crate::services::copies::sessions_list;
 use crate::services::courses;
 use crate::services::publishing::ops::{self, duties_of};
@@ -39,7 +39,7 @@ pub async fn panel_context(
         .filter(|r| r.status == PeerStatus::Active && duties_of(r.role.as_deref()).catalog)
         .map(|r| context! { id => r.id.0, name => r.name })
         .collect();
-    let meta = meta_of(p, &record).await?.map(|e| {
+    let meta = terms_of(p, &record).await?.map(|e| {
         context! {
             authors => e.authors, licence => e.licence, terms => e.terms, level => e.level,
             discipline => e.discipline, summary => e.summary,

@@ -63,3 +63,33 @@ async fn an_idnumber_is_reserved_once_with_its_metadata() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn edges_are_found_by_their_remote_target() {
+    use pf_store::Lineage;
+    each_backend(|db| async move {
+        let s = &db.store;
+        let edge = |platform: &str, course: i64, key: &str| Lineage {
+            operation: "deploy".into(),
+            source_platform: "cat".into(),
+            source_course: 3,
+            archive_sha256: "a".repeat(64),
+            archive_counter: 1,
+            version: None,
+            target_platform: platform.into(),
+            target_course: course,
+            local_course: 3,
+            actor: "admin@cat".into(),
+            job_key: key.into(),
+            created_at: 1,
+        };
+        s.add_lineage(&edge("train", 9, "k1")).await.unwrap();
+        s.add_lineage(&edge("train", 10, "k2")).await.unwrap();
+        s.add_lineage(&edge("other", 9, "k3")).await.unwrap();
+        let found = s.lineage_to("train", 9).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].job_key, "k1");
+        assert!(s.lineage_to("train", 11).await.unwrap().is_empty());
+    })
+    .await;
+}
