@@ -403,7 +403,23 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
     // Without deployeverywhere, only the platforms whose admission says yes are aimed at: train2
     // withdraws the deploy grant, and dora (a course deployer there) has no account on it.
     let role = format!("deployer@course:{v1}");
-    ok(&c, &["user", "add", "dora", "--role", &role, "--json"]).await;
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "dora's long password\n").unwrap();
+    let pw_path = pw.path().to_str().unwrap();
+    ok(
+        &c,
+        &[
+            "user",
+            "add",
+            "dora",
+            "--role",
+            &role,
+            "--password-file",
+            pw_path,
+            "--json",
+        ],
+    )
+    .await;
     assert_eq!(
         cli(&t2, &["peer", "set", "cat", "--grant", "sessions"])
             .await
@@ -422,6 +438,15 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
     assert_eq!(dora[0]["result"]["platform"], "train1");
     assert_eq!(courses(&t1).await.len(), 2);
     assert_eq!(courses(&t2).await.len(), 1);
+    // Her deploy form lists only the platform that admits her.
+    let mut db = c.login("dora", "dora's long password").await;
+    let page = db.get(&format!("/course/{v1}")).await;
+    assert!(page.body.contains(">train1</option>"), "{}", page.body);
+    assert!(
+        !page.body.contains(">train2</option>") && !page.body.contains("train2 (unavailable)"),
+        "{}",
+        page.body
+    );
     // Someone without publishflow:deploy queues nothing.
     ok(&c, &["user", "add", "eve", "--json"]).await;
     let eve = cli(&c, &["--as", "eve", "deploy", &v1, "--to", "all", "--json"]).await;
@@ -496,6 +521,19 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
     assert!(page.body.contains("train1") && page.body.contains("train2"));
     let course_page = b.get(&format!("/course/{v1}")).await;
     assert!(course_page.body.contains(&format!("/course/{v1}/copies")));
+    // A training platform that is down is listed on the deploy form as unavailable.
+    assert!(
+        course_page.body.contains(">train1</option>"),
+        "{}",
+        course_page.body
+    );
+    assert!(
+        course_page
+            .body
+            .contains("disabled>train2 (unavailable)</option>"),
+        "{}",
+        course_page.body
+    );
     let mut fb = f.login("admin", ADMIN_PASSWORD).await;
     let course_page = fb.get(&format!("/course/{gap}")).await;
     assert!(

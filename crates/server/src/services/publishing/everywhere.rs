@@ -1,9 +1,10 @@
 //! `deployeverywhere` (SPEC §5.4; the original's capability of that name): deploy one course to
 //! every training platform where the user may deploy, as one `deploy` job per target.
 //!
-//! A holder of `publishflow:deployeverywhere` (system level) may aim at every active training
-//! peer without asking; anyone else holding `publishflow:deploy` on the course gets the peers
-//! whose dry-run admission (`POST /rpc/admit`) says yes. Each job's idempotency key is derived
+//! Every active training peer is asked for a dry-run admission (`POST /rpc/admit`, answered
+//! concurrently): anyone holding `publishflow:deploy` on the course gets the peers that say yes;
+//! a holder of `publishflow:deployeverywhere` (system level) skips that check, as the original
+//! did, and gets every peer that answers. A peer that is down is never a target. Each job's idempotency key is derived
 //! from one key (`{key}/{peer id}`), so a retried request finds its jobs, and every receiver
 //! still runs its own admission when the offer arrives.
 
@@ -33,7 +34,16 @@ pub struct DeployTarget {
     pub reason: Option<serde_json::Value>,
 }
 
-/// The active training peers, each with whether the user may deploy `course` there.
+/// A peer that did not answer, or refused this platform's key: down for the user's purposes.
+fn unreachable(e: &AppError) -> bool {
+    matches!(
+        e.code,
+        ErrorCode::PeerUnreachable | ErrorCode::Unauthenticated
+    )
+}
+
+/// The active training peers, each with whether the user may deploy `course` there (`reason`
+/// says why not; a peer that is down is `peer_unreachable`).
 pub async fn deploy_targets(
     p: &Platform,
     actor: &Actor,
@@ -47,21 +57,44 @@ pub async fn deploy_targets(
     let user = actor.user.as_ref().map(|u| u.username.clone());
     let caller = PeerCaller::new(p)?;
     let body = serde_json::json!({ "operation": Operation::Deploy, "asserted": held });
+    let peers: Vec<PeerRecord> = p
+        .store
+        .peers()
+        .await?
+        .into_iter()
+        .filter(|r| r.status == PeerStatus::Active && duties_of(r.role.as_deref()).training)
+        .collect();
+    // One dry run per peer, all at once: a peer that is down costs one timeout, not one each.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, peer) in peers.iter().enumerate() {
+        let (caller, peer, body, user) = (caller.clone(), peer.clone(), body.clone(), user.clone());
+        let held = held.clone();
+        tasks.spawn(async move {
+            let verdict: Result<(), AppError> = if held.is_empty() {
+                Err(AppError::forbidden(Capability::Deploy))
+            } else {
+                let asked = caller
+                    .post_json::<_, serde_json::Value>(&peer, "/rpc/admit", &body, user.as_ref())
+                    .await
+                    .map(drop);
+                match asked {
+                    // deployeverywhere skips the admission check (the receiver still decides
+                    // when the offer arrives), not the peer being up.
+                    Err(e) if everywhere && !unreachable(&e) => Ok(()),
+                    other => other,
+                }
+            };
+            (i, verdict)
+        });
+    }
+    let mut verdicts: Vec<Option<Result<(), AppError>>> = peers.iter().map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        let (i, verdict) = done.map_err(AppError::internal)?;
+        verdicts[i] = Some(verdict);
+    }
     let mut out = Vec::new();
-    for peer in p.store.peers().await? {
-        if peer.status != PeerStatus::Active || !duties_of(peer.role.as_deref()).training {
-            continue;
-        }
-        let verdict: Result<(), AppError> = if everywhere {
-            Ok(())
-        } else if held.is_empty() {
-            Err(AppError::forbidden(Capability::Deploy))
-        } else {
-            caller
-                .post_json::<_, serde_json::Value>(&peer, "/rpc/admit", &body, user.as_ref())
-                .await
-                .map(drop)
-        };
+    for (peer, verdict) in peers.into_iter().zip(verdicts) {
+        let verdict = verdict.unwrap_or_else(|| Err(AppError::internal("a dry run vanished")));
         let target = DeployTarget {
             peer_id: peer.id.0,
             name: peer.name.clone(),
