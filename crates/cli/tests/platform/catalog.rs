@@ -103,6 +103,33 @@ async fn a_catalog_allocates_idnumbers_keeps_searchable_metadata_and_terms_gate_
     .await;
     assert_ne!(second["idnumber"], idnumber);
     assert!(second["idnumber"].as_str().unwrap().starts_with("CAT-"));
+    // An allocated idnumber belongs to the factory that asked for it, published or not.
+    let f2 = TestPlatform::start(PlatformRole::Factory, "fac2").await;
+    pair(&c, &f2).await;
+    let squat = import(&f2, "sandbox-test").await;
+    let reserved = second["idnumber"].as_str().unwrap();
+    f2.platform
+        .store
+        .update_course(
+            CourseId(squat.parse().unwrap()),
+            pf_store::CourseUpdate {
+                idnumber: Some(pf_domain::course::IdNumber::parse(reserved).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let taken = cli(&f2, &["publish", &squat, "--wait", "--json"]).await;
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert_eq!(taken.json()["error"]["code"], "idnumber_taken", "{taken:?}");
+    assert!(c
+        .platform
+        .store
+        .publication_series(reserved)
+        .await
+        .unwrap()
+        .is_none());
+    f2.stop().await;
     // Metadata flags without the catalog strategy: bad usage, nothing changed.
     let third = import(&f, "availability_26_format").await;
     let bad = cli(&f, &["course", "index", &third, "--authors", "X", "--json"]).await;

@@ -246,6 +246,19 @@ pub async fn allocate(
     Err(AppError::internal("no free idnumber after 32 draws"))
 }
 
+/// The source (key id) an idnumber was allocated to on this catalog, if it was: before its
+/// first publication the series belongs to that source (others get `idnumber_taken`).
+pub async fn reserved_by(p: &Platform, idnumber: &str) -> Result<Option<String>, AppError> {
+    if !p.role().await?.duties().catalog {
+        return Ok(None);
+    }
+    Ok(p.store
+        .index_entry(idnumber)
+        .await?
+        .map(|e| e.source)
+        .filter(|s| !s.is_empty()))
+}
+
 /// The indexing metadata of a course (by its idnumber), when it has some here.
 pub async fn meta_of(p: &Platform, course: &CourseRecord) -> Result<Option<IndexEntry>, AppError> {
     if course.idnumber.is_empty() {
