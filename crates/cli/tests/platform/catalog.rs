@@ -233,6 +233,9 @@ async fn a_catalog_allocates_idnumbers_keeps_searchable_metadata_and_terms_gate_
     assert!(page.body.contains("Use &lt;b&gt;only&lt;"), "{}", page.body);
     assert!(page.body.contains("name=\"accept_terms\""));
     assert!(page.body.contains("CC-BY-4.0"));
+    assert!(
+        page.body.contains("<dd>Ada Lovelace</dd>") && page.body.contains("<dd>Cartography</dd>")
+    );
 
     // Deploying needs the terms accepted: refused before anything is queued, then admitted.
     let on_c = on_c.to_string();

@@ -48,6 +48,7 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "account.html",
     "publishing_panel.html",
     "catalog_panel.html",
+    "catalog_meta.html",
     "publication_status.html",
     "course_copies.html",
 ];
