@@ -776,4 +776,20 @@ async fn a_catalog_opens_and_closes_the_sessions_of_courses_it_deployed() {
     assert_eq!(off.code, 1, "{off:?}");
     assert!(off.stderr.contains("peer train is disabled"), "{off:?}");
     assert_eq!(course_json(&courses(&t).await, remote), &before);
+    // Another catalog that merely bears the same name is not the source (peers are keys).
+    let impostor = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    pair(&t, &impostor).await;
+    let t_peer = impostor.platform.store.peers().await.unwrap().remove(0);
+    let caller = pf_server::rpc::PeerCaller::new(&impostor.platform).unwrap();
+    let refused = caller
+        .post_json::<_, Value>(
+            &t_peer,
+            "/rpc/session",
+            &json!({ "course": remote, "action": "open", "asserted": ["publishflow:manage"] }),
+            Some(&admin),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code.as_str(), "not_admitted", "{refused:?}");
+    assert_eq!(course_json(&courses(&t).await, remote), &before);
 }

@@ -22,7 +22,7 @@ use pf_domain::admission::Operation;
 use pf_domain::ids::CourseId;
 use pf_domain::sessions::CloseMode;
 use pf_domain::user::Username;
-use pf_store::{PeerRecord, PeerStatus};
+use pf_store::{PeerRecord, PeerStatus, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// What to do to the remote course.
@@ -135,6 +135,28 @@ pub async fn request(
     answer
 }
 
+/// Whether `course` arrived here by a deploy from `peer`: a deploy edge naming it as source,
+/// whose receiving job ran for that very peer (names are not unique; keys are).
+async fn deployed_by(p: &Platform, peer: &PeerRecord, course: CourseId) -> Result<bool, AppError> {
+    for edge in p.store.lineage(course).await? {
+        if edge.operation != "deploy"
+            || edge.target_course != course.0
+            || edge.source_platform != peer.name
+        {
+            continue;
+        }
+        let job = match p.store.job_by_key(&edge.job_key).await {
+            Ok(job) => job,
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if job.params.get("peer").and_then(|v| v.as_i64()) == Some(peer.id.0) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The training platform's side of `POST /rpc/session`.
 pub async fn accept(
     p: &Platform,
@@ -143,10 +165,7 @@ pub async fn accept(
     call: SessionCall,
 ) -> Result<SessionDoc, AppError> {
     let course = p.store.course(CourseId(call.course)).await?;
-    let deployed_by_caller = p.store.lineage(course.id).await?.iter().any(|l| {
-        l.operation == "deploy" && l.target_course == course.id.0 && l.source_platform == peer.name
-    });
-    if !deployed_by_caller {
+    if !deployed_by(p, peer, course.id).await? {
         return Err(AppError::new(
             ErrorCode::NotAdmitted,
             format!(
