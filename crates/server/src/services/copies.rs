@@ -14,6 +14,9 @@ use pf_store::{CourseQuery, PeerStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// How long a peer may take to list its copies (a page waits for the answers).
+const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Where a copy came from (its incoming lineage edge).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopySource {
@@ -247,7 +250,17 @@ pub async fn sessions_list(
     let mut tasks = tokio::task::JoinSet::new();
     for (i, peer) in peers.iter().enumerate() {
         let (caller, peer, path) = (caller.clone(), peer.clone(), path.clone());
-        tasks.spawn(async move { (i, caller.get_json::<LocalCopies>(&peer, &path, None).await) });
+        tasks.spawn(async move {
+            let ask = caller.get_json::<LocalCopies>(&peer, &path, None);
+            let answer = match tokio::time::timeout(ASK_TIMEOUT, ask).await {
+                Ok(answer) => answer,
+                Err(_) => Err(AppError::new(
+                    pf_api::ErrorCode::PeerUnreachable,
+                    format!("peer {} did not answer in time", peer.name),
+                )),
+            };
+            (i, answer)
+        });
     }
     let mut answers: Vec<Option<Result<LocalCopies, AppError>>> =
         peers.iter().map(|_| None).collect();

@@ -34,6 +34,9 @@ pub struct DeployTarget {
     pub reason: Option<serde_json::Value>,
 }
 
+/// How long a dry run may take (the deploy form waits for them).
+const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A peer that did not answer, or refused this platform's key: down for the user's purposes.
 fn unreachable(e: &AppError) -> bool {
     matches!(
@@ -73,10 +76,19 @@ pub async fn deploy_targets(
             let verdict: Result<(), AppError> = if held.is_empty() {
                 Err(AppError::forbidden(Capability::Deploy))
             } else {
-                let asked = caller
-                    .post_json::<_, serde_json::Value>(&peer, "/rpc/admit", &body, user.as_ref())
-                    .await
-                    .map(drop);
+                let ask = caller.post_json::<_, serde_json::Value>(
+                    &peer,
+                    "/rpc/admit",
+                    &body,
+                    user.as_ref(),
+                );
+                let asked = match tokio::time::timeout(ASK_TIMEOUT, ask).await {
+                    Ok(answer) => answer.map(drop),
+                    Err(_) => Err(AppError::new(
+                        ErrorCode::PeerUnreachable,
+                        format!("peer {} did not answer in time", peer.name),
+                    )),
+                };
                 match asked {
                     // deployeverywhere skips the admission check (the receiver still decides
                     // when the offer arrives), not the peer being up.
