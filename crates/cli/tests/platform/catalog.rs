@@ -95,6 +95,22 @@ async fn a_catalog_allocates_idnumbers_keeps_searchable_metadata_and_terms_gate_
     )
     .await;
     assert_eq!(again["idnumber"], idnumber);
+    // The API answers the same (an indexed course keeps its idnumber).
+    let f_token = ok(&f, &["token", "create", "--name", "i", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let via_api: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/courses/{gap}/index", f.url))
+        .bearer_auth(&f_token)
+        .json(&json!({ "strategy": "catalog", "meta": { "level": "x" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(via_api["idnumber"], idnumber);
     let other = import(&f, "sandbox-test").await;
     let second = ok(
         &f,
@@ -429,6 +445,22 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         ok(&c, &["course", "show", &v1, "--json"]).await["idnumber"]
     );
     assert_eq!(listed["platforms"].as_array().unwrap().len(), 4, "{listed}");
+    let spec: Value = http
+        .get(format!("{}/api/v1/openapi.json", c.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/courses/{id}/index",
+        "/courses/{id}/deploy-everywhere",
+        "/courses/{id}/sessions",
+        "/peers/{peer}/courses/{course}/session",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path}");
+    }
 
     // Without deployeverywhere, only the platforms whose admission says yes are aimed at: train2
     // withdraws the deploy grant, and dora (a course deployer there) has no account on it.
