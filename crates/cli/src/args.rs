@@ -138,6 +138,9 @@ pub enum SessionCommand {
         /// Take today as the start date (activity dates shift alike).
         #[arg(long)]
         reset_start_date: bool,
+        /// A catalog opens COURSE (a course id there) on this training platform (PEER).
+        #[arg(long)]
+        on: Option<String>,
     },
     /// Close a course's session: Incoming or Running → Closed, then private, protected or public.
     Close {
@@ -146,6 +149,9 @@ pub enum SessionCommand {
         /// private (hidden), protected (students read only) or public (protected + guests).
         #[arg(long)]
         mode: String,
+        /// A catalog closes COURSE (a course id there) on this training platform (PEER).
+        #[arg(long)]
+        on: Option<String>,
     },
 }
 
@@ -301,6 +307,17 @@ pub enum CourseCommand {
         /// local (a unique 10-letter code) or catalog.
         #[arg(long, default_value = "local")]
         strategy: String,
+        /// Catalog strategy: the catalog (PEER; chosen when only one is paired).
+        #[arg(long)]
+        catalog: Option<String>,
+        /// Catalog strategy: the metadata the catalog keeps.
+        #[command(flatten)]
+        meta: crate::catalog_args::IndexMetaArgs,
+    },
+    /// The sessions list: every copy of the course's idnumber across the network.
+    Sessions {
+        /// The course.
+        course: String,
     },
     /// Create a course (light authoring).
     Add {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod catalog_args;
 mod commands;
 mod mutual_args;
 mod network_args;

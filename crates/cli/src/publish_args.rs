@@ -36,9 +36,13 @@ pub struct PublishArgs {
 pub struct DeployArgs {
     /// The course (id or `shortname:NAME`).
     pub course: String,
-    /// The training platform (a PEER), or `local`.
+    /// The training platform (a PEER), `local`, or `all` (every training platform where you
+    /// may deploy: one job each).
     #[arg(long)]
     pub to: String,
+    /// Accept the course's terms of use (needed when its catalog index has terms).
+    #[arg(long)]
+    pub accept_terms: bool,
     /// A category id on the target, from `peer categories` (default: its incoming category).
     #[arg(long)]
     pub category: Option<i64>,

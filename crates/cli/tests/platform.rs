@@ -38,5 +38,7 @@ mod publishing;
 #[path = "platform/sessions.rs"]
 mod sessions;
 
+#[path = "platform/catalog.rs"]
+mod catalog;
 #[path = "platform/mutualisation.rs"]
 mod mutualisation;

@@ -265,6 +265,19 @@ impl Store {
         rows.iter().map(lineage_row).collect()
     }
 
+    /// The edges this platform recorded towards a course of another platform (by its name and
+    /// course id there), oldest first: where a remote copy came from.
+    pub async fn lineage_to(&self, platform: &str, course: i64) -> StoreResult<Vec<Lineage>> {
+        let rows = sqlx::query(
+            "SELECT * FROM lineage WHERE target_platform = $1 AND target_course = $2 ORDER BY id",
+        )
+        .bind(platform)
+        .bind(course)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(lineage_row).collect()
+    }
+
     /// Whether a transfer with this job key already left an edge (idempotent senders).
     pub async fn lineage_by_key(&self, job_key: &str) -> StoreResult<Option<Lineage>> {
         let row = sqlx::query("SELECT * FROM lineage WHERE job_key = $1 ORDER BY id LIMIT 1")

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0008_mutualisation.sql"),
     },
     Migration {
+        version: 9,
+        name: "course_index",
+        sql: include_str!("../migrations/sqlite/0009_course_index.sql"),
+    },
+    Migration {
         version: 12,
         name: "mail_refusals",
         sql: include_str!("../migrations/sqlite/0012_mail_refusals.sql"),

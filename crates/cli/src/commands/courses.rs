@@ -103,14 +103,14 @@ pub async fn course(
                 out
             });
         }
-        CourseCommand::Index { course, strategy } => {
-            let record = courses::resolve(p, &course).await?;
-            let idnumber = courses::index(p, actor, record.id, &strategy).await?;
-            emit(
-                json,
-                &serde_json::json!({ "idnumber": idnumber.as_str() }),
-                || format!("idnumber {idnumber}"),
-            );
+        CourseCommand::Index {
+            course,
+            strategy,
+            catalog,
+            meta,
+        } => super::catalog::index(p, actor, &course, &strategy, catalog, meta, json).await?,
+        CourseCommand::Sessions { course } => {
+            super::catalog::sessions(p, actor, &course, json).await?
         }
         CourseCommand::Add {
             fullname,

@@ -2,6 +2,7 @@
 
 mod archives;
 mod blobs;
+mod catalog;
 mod courses;
 mod demo;
 mod jobs;

@@ -70,9 +70,13 @@ pub async fn deploy(
         Some(f) => Some(super::read_password_file(f)?),
         None => None,
     };
+    if args.to == "all" {
+        return super::catalog::deploy_all(p, actor, args, key, json).await;
+    }
     let course = courses::resolve(p, &args.course).await?;
     let req = OperationRequest {
         course: course.id.0,
+        accept_terms: args.accept_terms,
         peer: Some(args.to),
         category: args.category,
         deploy_key: key,

@@ -6,6 +6,7 @@ use pf_domain::sessions::CloseMode;
 use pf_server::error::AppError;
 use pf_server::platform::Platform;
 use pf_server::services::courses;
+use pf_server::services::remote_sessions::RemoteAction;
 use pf_server::services::sessions::{self, outbox_doc, OpenOptions};
 use pf_server::services::Actor;
 
@@ -21,6 +22,28 @@ pub async fn session(
             course,
             notify,
             reset_start_date,
+            on: Some(peer),
+        } => {
+            let action = RemoteAction::Open {
+                notify,
+                reset_start_date,
+            };
+            super::catalog::remote_session(p, actor, &peer, &course, action).await?
+        }
+        SessionCommand::Close {
+            course,
+            mode,
+            on: Some(peer),
+        } => {
+            let mode: CloseMode = mode.parse()?;
+            let action = RemoteAction::Close { mode };
+            super::catalog::remote_session(p, actor, &peer, &course, action).await?
+        }
+        SessionCommand::Open {
+            course,
+            notify,
+            reset_start_date,
+            on: None,
         } => {
             let record = courses::resolve(p, &course).await?;
             let opts = OpenOptions {
@@ -29,7 +52,11 @@ pub async fn session(
             };
             sessions::open(p, actor, record.id, opts).await?
         }
-        SessionCommand::Close { course, mode } => {
+        SessionCommand::Close {
+            course,
+            mode,
+            on: None,
+        } => {
             // The mode is checked before anything else: a bad one changes nothing (exit 2).
             let mode: CloseMode = mode.parse()?;
             let record = courses::resolve(p, &course).await?;

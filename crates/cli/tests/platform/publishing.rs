@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
 
-fn fixture(part: &str) -> PathBuf {
+pub(crate) fn fixture(part: &str) -> PathBuf {
     std::fs::read_dir(FIXTURES)
         .expect("the shared fixtures beside the checkout")
         .map(|e| e.unwrap().path())
@@ -63,7 +63,7 @@ pub(crate) async fn courses(tp: &TestPlatform) -> Vec<Value> {
         .clone()
 }
 
-fn course_json(list: &[Value], id: i64) -> &Value {
+pub(crate) fn course_json(list: &[Value], id: i64) -> &Value {
     list.iter()
         .find(|c| c["id"] == id)
         .unwrap_or_else(|| panic!("no course {id} in {list:?}"))

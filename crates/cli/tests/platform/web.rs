@@ -175,7 +175,8 @@ async fn an_admin_builds_a_course_in_the_browser_and_people_see_what_their_role_
             && page.body.contains("<em>Read first</em>")
     );
     assert!(
-        page.body.contains("Publish to a catalog") && page.body.contains("Not available yet"),
+        page.body.contains("Publish to a catalog")
+            && page.body.contains(&format!("{course_path}/publication\"")),
         "the panel lists the factory's operations"
     );
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));

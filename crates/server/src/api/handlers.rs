@@ -70,6 +70,8 @@ pub struct CourseListQuery {
     category: Option<i64>,
     offset: Option<i64>,
     limit: Option<i64>,
+    /// Search words (names, idnumber, summary, catalog metadata).
+    q: Option<String>,
 }
 
 /// Courses the caller may see listed.
@@ -79,6 +81,12 @@ pub async fn courses(
     Query(q): Query<CourseListQuery>,
 ) -> Result<Json<Vec<CourseDoc>>, AppError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    if let Some(words) = q.q.as_deref().filter(|w| !w.trim().is_empty()) {
+        let offset = q.offset.unwrap_or(0).max(0);
+        let (list, _) =
+            crate::services::catalog::search(&state.platform, &actor, words, offset, limit).await?;
+        return Ok(Json(list.iter().map(course_doc).collect()));
+    }
     let (list, _) = courses::list(
         &state.platform,
         &actor,

@@ -2,6 +2,7 @@
 //! error envelope, described by `/api/v1/openapi.json`.
 
 mod archives;
+mod catalog;
 mod handlers;
 mod jobs;
 mod peers;
@@ -80,6 +81,16 @@ pub fn router() -> Router<AppState> {
         .route(
             "/courses/{id}/publishing",
             axum::routing::patch(publishing::settings),
+        )
+        .route("/courses/{id}/index", axum::routing::post(catalog::index))
+        .route(
+            "/courses/{id}/deploy-everywhere",
+            axum::routing::post(catalog::everywhere),
+        )
+        .route("/courses/{id}/sessions", get(catalog::sessions))
+        .route(
+            "/peers/{peer}/courses/{course}/session",
+            axum::routing::post(catalog::remote_session),
         )
         .route("/peers", get(peers::list))
         .route("/peers/{id}", axum::routing::patch(peers::update))

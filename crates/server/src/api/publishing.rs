@@ -32,6 +32,8 @@ pub struct OperationBody {
     deploy_key: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
+    #[serde(default)]
+    accept_terms: bool,
 }
 
 async fn start(
@@ -60,6 +62,7 @@ async fn start(
         category: body.category,
         deploy_key: body.deploy_key,
         idempotency_key: body.idempotency_key,
+        accept_terms: body.accept_terms,
     };
     let job = ops::start(&state.platform, actor, op, req).await?;
     Ok((StatusCode::ACCEPTED, Json(JobDoc::from(&job))))
@@ -75,7 +78,7 @@ pub async fn publish(
     start(&state, &actor, Operation::Publish, id, body).await
 }
 
-/// `POST /courses/{id}/deploy` `{to, category?, deploy_key?, idempotency_key?}`.
+/// `POST /courses/{id}/deploy` `{to, category?, deploy_key?, idempotency_key?, accept_terms?}`.
 pub async fn deploy(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,

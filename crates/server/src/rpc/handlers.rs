@@ -203,23 +203,11 @@ pub async fn course_exists(
 }
 
 /// `GET /rpc/sessions?idnumber=X`: this platform's copies of a course (the transport of the
-/// sessions list, SPEC §5.7).
+/// sessions list, SPEC §5.7; `services::copies`).
 pub async fn sessions(
     State(state): State<AppState>,
     Query(q): Query<ByIdnumber>,
 ) -> Result<Response, AppError> {
-    let found = courses_with(&state, &q.idnumber).await?;
-    let copies: Vec<_> = found
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "course_id": c.id.0, "shortname": c.shortname.as_str(), "fullname": c.fullname.as_str(),
-                "category": c.category.0, "visible": c.visible,
-            })
-        })
-        .collect();
-    Ok(
-        Json(serde_json::json!({ "platform": state.platform.name().await?, "copies": copies }))
-            .into_response(),
-    )
+    let copies = crate::services::copies::local_copies(&state.platform, &q.idnumber).await?;
+    Ok(Json(copies).into_response())
 }

@@ -8,6 +8,7 @@
 //! request, accepted or refused, is audited (peer, acting user, call, result).
 
 pub mod caller;
+mod catalog;
 mod handlers;
 mod mutual;
 mod pair;
@@ -60,6 +61,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(handlers::course_exists).fallback(unknown),
         )
         .route("/rpc/sessions", get(handlers::sessions).fallback(unknown))
+        .route("/rpc/index", post(catalog::index).fallback(unknown))
+        .route("/rpc/session", post(catalog::session).fallback(unknown))
         .route("/rpc/offer", post(transfer::offer).fallback(unknown))
         .route(
             "/rpc/deploy-home",

@@ -6,7 +6,9 @@
 
 pub mod admission;
 pub mod archives;
+pub mod catalog;
 pub mod categories;
+pub mod copies;
 pub mod courses;
 pub mod discovery;
 pub mod housekeeping;
@@ -16,6 +18,7 @@ pub mod pairing;
 pub mod peers;
 pub mod profile;
 pub mod publishing;
+pub mod remote_sessions;
 pub mod rules;
 pub mod sessions;
 pub mod tokens;

@@ -47,10 +47,19 @@ async fn categories(p: &Platform) -> Result<SessionCategories, AppError> {
 
 /// Checks the course exists, the platform runs sessions and the actor holds
 /// `publishflow:manage` on the course.
-async fn check(p: &Platform, actor: &Actor, course: CourseId) -> Result<(), AppError> {
+/// `remote`: a peer's call that admission (SPEC §5.9) already let in — the capability was part
+/// of that decision.
+async fn check(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    remote: Option<&str>,
+) -> Result<(), AppError> {
     p.store.course(course).await?;
-    p.require(actor, Capability::Manage, Context::Course(course))
-        .await?;
+    if remote.is_none() {
+        p.require(actor, Capability::Manage, Context::Course(course))
+            .await?;
+    }
     if !sessions_enabled(p).await? {
         return Err(AppError::new(
             pf_api::ErrorCode::MissingCapability,
@@ -103,7 +112,18 @@ pub async fn open(
     course: CourseId,
     opts: OpenOptions,
 ) -> Result<SessionDoc, AppError> {
-    check(p, actor, course).await?;
+    open_as(p, actor, course, opts, None).await
+}
+
+/// [`open`], or for a peer admitted to run it (`remote` names it in the audit entry).
+pub(crate) async fn open_as(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    opts: OpenOptions,
+    remote: Option<&str>,
+) -> Result<SessionDoc, AppError> {
+    check(p, actor, course, remote).await?;
     let start = opts.reset_start_date.then(|| today(now()));
     let (mails, report) = if opts.notify {
         open_notifications(p, actor, course, start).await?
@@ -115,6 +135,7 @@ pub async fn open(
         "reset_start_date": opts.reset_start_date,
         "mail_queued": report.queued,
         "mail_skipped": report.skipped,
+        "peer": remote,
     });
     let out = apply(p, actor, course, SessionAction::Open, start, details, mails).await?;
     let notified = report.queued;
@@ -135,8 +156,19 @@ pub async fn close(
     course: CourseId,
     mode: CloseMode,
 ) -> Result<SessionDoc, AppError> {
-    check(p, actor, course).await?;
-    let details = serde_json::json!({ "mode": mode.as_str() });
+    close_as(p, actor, course, mode, None).await
+}
+
+/// [`close`], or for a peer admitted to run it (`remote` names it in the audit entry).
+pub(crate) async fn close_as(
+    p: &Platform,
+    actor: &Actor,
+    course: CourseId,
+    mode: CloseMode,
+    remote: Option<&str>,
+) -> Result<SessionDoc, AppError> {
+    check(p, actor, course, remote).await?;
+    let details = serde_json::json!({ "mode": mode.as_str(), "peer": remote });
     let out = apply(
         p,
         actor,

@@ -72,6 +72,7 @@ async fn panel(
             ("panel.archive", Capability::ManagePublishedFiles),
             ("panel.publish", Capability::Publish),
             ("panel.status", Capability::Publish),
+            ("panel.copies", Capability::Publish),
             ("panel.deploy_test", Capability::Deploy),
         ]);
     }
@@ -79,6 +80,7 @@ async fn panel(
         offered.extend([
             ("panel.deploy", Capability::Deploy),
             ("panel.deploy_key", Capability::CourseUpdate),
+            ("panel.copies", Capability::Deploy),
         ]);
     }
     if duties.training {
@@ -90,7 +92,15 @@ async fn panel(
     let mut entries = Vec::new();
     for (key, cap) in offered {
         if p.can(&visitor.actor, cap, Context::Course(course)).await? {
-            let link = (key == "panel.archive").then(|| format!("/course/{course}/archives"));
+            if entries.iter().any(|e: &PanelEntry| e.key == key) {
+                continue;
+            }
+            let link = match key {
+                "panel.archive" => Some(format!("/course/{course}/archives")),
+                "panel.status" => Some(format!("/course/{course}/publication")),
+                "panel.copies" => Some(format!("/course/{course}/copies")),
+                _ => None,
+            };
             entries.push(PanelEntry {
                 key,
                 capability: cap.as_str(),
@@ -167,6 +177,7 @@ pub async fn show(
         panel => panel(p, &visitor, course.id).await?,
         transfer => super::publishing::panel_context(p, &visitor, course.id).await?,
         deploy_home => super::mutual::course_offers_deploy_home(p, &visitor.actor, course.id).await?,
+        catalog => super::catalog::panel_context(p, &visitor, course.id).await?,
         can_export => can_edit
             || p.can(&visitor.actor, Capability::ManagePublishedFiles, Context::Course(course.id)).await?,
         network => p.role().await? != pf_domain::platform::PlatformRole::Normal,

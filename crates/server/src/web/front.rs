@@ -12,11 +12,15 @@ use serde::Deserialize;
 
 /// Courses per page.
 pub const PAGE_SIZE: i64 = 20;
+/// Search results shown (one page).
+pub const SEARCH_SIZE: i64 = 200;
 
 /// `?page=N` (1-based).
 #[derive(Deserialize)]
 pub struct PageQuery {
     page: Option<i64>,
+    /// Search words (front page): names, idnumber, summary and catalog metadata.
+    q: Option<String>,
 }
 
 /// The front page: the tree and every course the visitor may see listed.
@@ -25,7 +29,8 @@ pub async fn index(
     visitor: Visitor,
     q: Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    listing(&state, &visitor, None, q.page.unwrap_or(1)).await
+    let words = q.q.as_deref().map(str::trim).filter(|w| !w.is_empty());
+    listing(&state, &visitor, None, q.page.unwrap_or(1), words).await
 }
 
 /// A category page: the tree and that category's courses.
@@ -35,7 +40,14 @@ pub async fn category(
     Path(id): Path<i64>,
     q: Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    listing(&state, &visitor, Some(CategoryId(id)), q.page.unwrap_or(1)).await
+    listing(
+        &state,
+        &visitor,
+        Some(CategoryId(id)),
+        q.page.unwrap_or(1),
+        None,
+    )
+    .await
 }
 
 async fn listing(
@@ -43,6 +55,7 @@ async fn listing(
     visitor: &Visitor,
     category: Option<CategoryId>,
     page: i64,
+    search: Option<&str>,
 ) -> Result<Response, AppError> {
     let p = &state.platform;
     let tree = categories::tree(p, &visitor.actor).await?;
@@ -56,14 +69,22 @@ async fn listing(
         None => None,
     };
     let page = page.max(1);
-    let (list, total) = courses::list(
-        p,
-        &visitor.actor,
-        category,
-        (page - 1) * PAGE_SIZE,
-        PAGE_SIZE,
-    )
-    .await?;
+    let (list, total) = match search {
+        Some(words) => {
+            // One page of search results (the pager's links carry no search words).
+            crate::services::catalog::search(p, &visitor.actor, words, 0, SEARCH_SIZE).await?
+        }
+        None => {
+            courses::list(
+                p,
+                &visitor.actor,
+                category,
+                (page - 1) * PAGE_SIZE,
+                PAGE_SIZE,
+            )
+            .await?
+        }
+    };
     let names: std::collections::HashMap<i64, String> = tree
         .iter()
         .map(|e| (e.category.id.0, e.path.clone()))
@@ -114,7 +135,7 @@ async fn listing(
         tree, courses, total, page, pages, can_import,
         import_category => import_category.map(|c| c.0),
         category => current.map(|e| context! { id => e.category.id.0, name => e.category.name, path => e.path }),
-        can_create,
+        can_create, search,
         jump_targets => super::mutual::targets(p, &visitor.actor).await?,
         base => category.map(|c| format!("/category/{c}")).unwrap_or_else(|| "/".into()),
     };

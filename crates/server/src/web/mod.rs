@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod archives;
 pub mod authoring;
+pub mod catalog;
 pub mod categories;
 pub mod course;
 pub mod files;
@@ -103,6 +104,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/course/{id}/delete", post(authoring::course_delete))
         .route("/course/{id}/index", post(authoring::course_index))
+        .route("/course/{id}/index/catalog", post(catalog::index))
+        .route("/course/{id}/publication", get(catalog::publication))
+        .route("/course/{id}/copies", get(catalog::copies))
+        .route("/course/{id}/remote-session", post(catalog::remote_session))
         .route("/course/{id}/sections", post(authoring::section_add))
         .route(
             "/course/{id}/sections/{sid}",

@@ -8,6 +8,7 @@ use super::session::Visitor;
 use super::AppState;
 use crate::error::AppError;
 use crate::platform::Platform;
+use crate::services::publishing::everywhere::{deploy_targets, DeployTarget};
 use crate::services::publishing::ops::{self, OperationRequest};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,6 +32,20 @@ pub async fn panel_context(
     let mut trainings = Vec::new();
     let mut factories = Vec::new();
     let (_, free_category) = p.store.course_publishing(course).await?;
+    // The deploy form lists only the targets where the user may deploy; a peer that is down
+    // is listed as unavailable (SPEC §5.4).
+    let verdicts: HashMap<i64, DeployTarget> = if p
+        .can(&visitor.actor, Capability::Deploy, Context::Course(course))
+        .await?
+    {
+        deploy_targets(p, &visitor.actor, course)
+            .await?
+            .into_iter()
+            .map(|(peer, t)| (peer.id.0, t))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     for peer in p.store.peers().await? {
         if peer.status != PeerStatus::Active {
             continue;
@@ -48,8 +63,16 @@ pub async fn panel_context(
             factories.push(context! { id => peer.id.0, name => peer.name.as_str() });
         }
         if duties.training {
+            let verdict = verdicts.get(&peer.id.0);
+            let allowed = verdict.is_some_and(|t| t.allowed);
+            let unavailable = verdict
+                .and_then(|t| t.reason.as_ref())
+                .is_some_and(|r| r["code"] == "peer_unreachable" || r["code"] == "unauthenticated");
+            if !allowed && !unavailable {
+                continue;
+            }
             let mut categories = Vec::new();
-            if free_category {
+            if free_category && allowed {
                 let mut paths: HashMap<i64, String> = HashMap::new();
                 for r in p.store.remote_categories(peer.id).await? {
                     let path = match r.parent.and_then(|x| paths.get(&x)) {
@@ -60,7 +83,9 @@ pub async fn panel_context(
                     categories.push(context! { id => r.remote_id, path });
                 }
             }
-            trainings.push(context! { id => peer.id.0, name => peer.name.as_str(), categories });
+            trainings.push(
+                context! { id => peer.id.0, name => peer.name.as_str(), categories, allowed },
+            );
         }
     }
     let lineage = if p
@@ -95,6 +120,7 @@ pub struct OperationFields {
     category: String,
     #[serde(default)]
     deploy_key: String,
+    accept_terms: Option<String>,
 }
 
 async fn start(
@@ -123,7 +149,18 @@ async fn start(
         category,
         deploy_key: (!f.deploy_key.is_empty()).then_some(f.deploy_key),
         idempotency_key: None,
+        accept_terms: checkbox(&f.accept_terms),
     };
+    if op == Operation::Deploy && req.peer.as_deref() == Some("all") {
+        let jobs = crate::services::publishing::everywhere::deploy_everywhere(
+            &state.platform,
+            &visitor.actor,
+            req,
+        )
+        .await?;
+        drop(jobs);
+        return Ok(Redirect::to("/jobs").into_response());
+    }
     let job = ops::start(&state.platform, &visitor.actor, op, req).await?;
     Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
 }

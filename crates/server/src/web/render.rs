@@ -48,6 +48,10 @@ const TEMPLATES: &[(&str, &str)] = embedded_templates![
     "account.html",
     "publishing_panel.html",
     "jump.html",
+    "catalog_panel.html",
+    "catalog_meta.html",
+    "publication_status.html",
+    "course_copies.html",
 ];
 
 /// Message catalogs: `key = "text"` per language.

@@ -14,6 +14,7 @@
 //! to its end and mirrors its progress and result. [`ops`] holds what users call: enqueueing
 //! the operations, lineage, publication status and per-course settings.
 
+pub mod everywhere;
 pub mod hook;
 pub mod local;
 pub mod notify;

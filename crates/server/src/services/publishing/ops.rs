@@ -36,9 +36,12 @@ pub struct OperationRequest {
     pub deploy_key: Option<String>,
     /// Supplied idempotency key.
     pub idempotency_key: Option<String>,
+    /// Deploys: the user accepted the course's terms of use (SPEC §5.1).
+    pub accept_terms: bool,
 }
 
-pub(super) fn duties_of(role: Option<&str>) -> Duties {
+/// A peer's duties, from the role its last scan recorded (none when unknown).
+pub fn duties_of(role: Option<&str>) -> Duties {
     role.and_then(|r| r.parse::<PlatformRole>().ok())
         .map(PlatformRole::duties)
         .unwrap_or_default()
@@ -144,6 +147,14 @@ pub async fn start(
         .is_empty()
     {
         return Err(AppError::forbidden(op.source_capabilities()[0]));
+    }
+    if op == Operation::Deploy {
+        crate::services::catalog::check_terms(p, &course, req.accept_terms).await?;
+    }
+    if op == Operation::Deploy && req.peer.as_deref() == Some("all") {
+        return Err(AppError::bad_request(
+            "`all` names every training platform: deploy everywhere",
+        ));
     }
     if op == Operation::Deploy && req.peer.as_deref() == Some("local") {
         return start_local(p, actor, course.id, req).await;

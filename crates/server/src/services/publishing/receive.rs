@@ -86,6 +86,17 @@ pub async fn plan_for(
             })
             .collect(),
     });
+    // An idnumber this catalog allocated belongs to the source that asked for it (SPEC §5.1).
+    let series = match series {
+        None => crate::services::catalog::reserved_by(p, idnumber)
+            .await?
+            .map(|owner| Series {
+                owner,
+                linked: Vec::new(),
+                versions: Vec::new(),
+            }),
+        some => some,
+    };
     let curated = p.setting_i64(CURATION, 0).await? == 1;
     publication::plan(mode, idnumber, source, series.as_ref(), curated)
         .map_err(|r| refusal(r, idnumber))

@@ -1,0 +1,827 @@
+//! Catalog features across real platforms on port 0: the `catalog` index strategy (an idnumber
+//! the catalog allocates, with metadata that is searchable there and terms shown and enforced at
+//! deploy), deploying everywhere, the sessions list (versions, states, a peer that is down) and
+//! remote sessions run by the catalog that deployed a course (SPEC §5.1, §5.4, §5.6, §5.7, §5.9).
+
+use super::publishing::{category, cli, course_json, courses, fixture, ok, pair};
+use pf_domain::ids::CourseId;
+use pf_domain::platform::PlatformRole;
+use pf_testkit::{TestPlatform, ADMIN_PASSWORD};
+use serde_json::{json, Value};
+
+/// Imports a fixture without indexing it; returns its id.
+async fn import(tp: &TestPlatform, name: &str) -> String {
+    let path = fixture(name);
+    ok(tp, &["course", "import", path.to_str().unwrap(), "--json"]).await["course_id"].to_string()
+}
+
+async fn audit_actions(tp: &TestPlatform) -> Vec<(String, String, Value)> {
+    tp.platform
+        .store
+        .audit(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.action, a.result, a.details))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_allocates_idnumbers_keeps_searchable_metadata_and_terms_gate_deploys() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&c, &f).await;
+    pair(&t, &c).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let terms = tmp.path().join("terms.txt");
+    std::fs::write(&terms, "Use <b>only</b> for training.\nCite the authors.").unwrap();
+
+    let gap = import(&f, "gapfill_example_course").await;
+    let doc = ok(
+        &f,
+        &[
+            "course",
+            "index",
+            &gap,
+            "--strategy",
+            "catalog",
+            "--authors",
+            "Ada Lovelace",
+            "--licence",
+            "CC-BY-4.0",
+            "--terms-file",
+            terms.to_str().unwrap(),
+            "--level",
+            "beginner",
+            "--discipline",
+            "Cartography",
+            "--summary",
+            "Maps and projections",
+            "--json",
+        ],
+    )
+    .await;
+    let idnumber = doc["idnumber"].as_str().unwrap().to_string();
+    assert!(idnumber.starts_with("CAT-"), "{idnumber}");
+    // The catalog keeps the metadata with the reserved idnumber; the factory keeps its copy.
+    let kept = c
+        .platform
+        .store
+        .index_entry(&idnumber)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.authors, "Ada Lovelace");
+    assert_eq!(kept.discipline, "Cartography");
+    assert!(kept.terms.starts_with("Use <b>only</b>"));
+    let copy = f
+        .platform
+        .store
+        .index_entry(&idnumber)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(copy.licence, "CC-BY-4.0");
+    let on_f = courses(&f).await;
+    assert_eq!(
+        course_json(&on_f, gap.parse().unwrap())["idnumber"],
+        idnumber
+    );
+    // Indexed already: the idnumber stays; another course gets another one.
+    let again = ok(
+        &f,
+        &["course", "index", &gap, "--strategy", "catalog", "--json"],
+    )
+    .await;
+    assert_eq!(again["idnumber"], idnumber);
+    // The API answers the same (an indexed course keeps its idnumber).
+    let f_token = ok(&f, &["token", "create", "--name", "i", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let via_api: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/courses/{gap}/index", f.url))
+        .bearer_auth(&f_token)
+        .json(&json!({ "strategy": "catalog", "meta": { "level": "x" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(via_api["idnumber"], idnumber);
+    let other = import(&f, "sandbox-test").await;
+    let second = ok(
+        &f,
+        &["course", "index", &other, "--strategy", "catalog", "--json"],
+    )
+    .await;
+    assert_ne!(second["idnumber"], idnumber);
+    assert!(second["idnumber"].as_str().unwrap().starts_with("CAT-"));
+    // An allocated idnumber belongs to the factory that asked for it, published or not.
+    let f2 = TestPlatform::start(PlatformRole::Factory, "fac2").await;
+    pair(&c, &f2).await;
+    let squat = import(&f2, "sandbox-test").await;
+    let reserved = second["idnumber"].as_str().unwrap();
+    f2.platform
+        .store
+        .update_course(
+            CourseId(squat.parse().unwrap()),
+            pf_store::CourseUpdate {
+                idnumber: Some(pf_domain::course::IdNumber::parse(reserved).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let taken = cli(&f2, &["publish", &squat, "--wait", "--json"]).await;
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert_eq!(taken.json()["error"]["code"], "idnumber_taken", "{taken:?}");
+    assert!(c
+        .platform
+        .store
+        .publication_series(reserved)
+        .await
+        .unwrap()
+        .is_none());
+    f2.stop().await;
+    // Metadata flags without the catalog strategy: bad usage, nothing changed.
+    let third = import(&f, "availability_26_format").await;
+    let bad = cli(&f, &["course", "index", &third, "--authors", "X", "--json"]).await;
+    assert_eq!(bad.code, 2, "{bad:?}");
+    // Without the publish grant the catalog refuses to allocate; the course stays unindexed.
+    assert_eq!(
+        cli(&c, &["peer", "set", "fac", "--grant", ""]).await.code,
+        0
+    );
+    let refused = cli(
+        &f,
+        &["course", "index", &third, "--strategy", "catalog", "--json"],
+    )
+    .await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("no matching grant"), "{refused:?}");
+    assert_eq!(
+        course_json(&courses(&f).await, third.parse().unwrap())["idnumber"],
+        ""
+    );
+    assert_eq!(c.platform.store.index_entries().await.unwrap().len(), 2);
+    assert_eq!(
+        cli(&c, &["peer", "set", "fac", "--grant", "publish"])
+            .await
+            .code,
+        0
+    );
+    // The factory's panel form asks the catalog too, with the metadata it collects.
+    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
+    let page = fb.get(&format!("/course/{third}")).await;
+    assert!(page.body.contains("index&#x2f;catalog") || page.body.contains("index/catalog"));
+    let form = fb
+        .post(
+            &format!("/course/{third}/index/catalog"),
+            &[
+                ("catalog", "cat"),
+                ("level", "advanced"),
+                ("authors", "Grace Hopper"),
+            ],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    let indexed = course_json(&courses(&f).await, third.parse().unwrap())["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(indexed.starts_with("CAT-"), "{indexed}");
+    let kept = c
+        .platform
+        .store
+        .index_entry(&indexed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.level.as_str(), kept.authors.as_str()),
+        ("advanced", "Grace Hopper")
+    );
+
+    // Published, the course carries the metadata on the catalog: searchable there.
+    let job = ok(&f, &["publish", &gap, "--wait", "--json"]).await;
+    let on_c = job["result"]["course_id"].as_i64().unwrap();
+    let token = ok(&c, &["token", "create", "--name", "s", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let search = |q: &str| {
+        http.get(format!("{}/api/v1/courses", c.url))
+            .query(&[("q", q)])
+            .bearer_auth(&token)
+            .send()
+    };
+    let found: Vec<Value> = search("cartography lovelace")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["id"], on_c);
+    let none: Vec<Value> = search("cartography nowhere")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let mut b = c.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get("/?q=Projections").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("/course/{on_c}\"")),
+        "{}",
+        page.body
+    );
+    let page = b.get("/?q=zzzz-nothing").await;
+    assert!(!page.body.contains(&format!("/course/{on_c}\"")));
+    // The deploy form shows the terms (escaped) with the box to accept them.
+    let page = b.get(&format!("/course/{on_c}")).await;
+    assert!(page.body.contains("Use &lt;b&gt;only&lt;"), "{}", page.body);
+    assert!(page.body.contains("name=\"accept_terms\""));
+    assert!(page.body.contains("CC-BY-4.0"));
+    assert!(
+        page.body.contains("<dd>Ada Lovelace</dd>") && page.body.contains("<dd>Cartography</dd>")
+    );
+
+    // Deploying needs the terms accepted: refused before anything is queued, then admitted.
+    let on_c = on_c.to_string();
+    let jobs_before = c.platform.store.jobs(0, 10_000).await.unwrap().len();
+    let no = cli(&c, &["deploy", &on_c, "--to", "train", "--wait", "--json"]).await;
+    assert_eq!(no.code, 2, "{no:?}");
+    assert!(no.stderr.contains("terms of use"), "{no:?}");
+    assert_eq!(
+        c.platform.store.jobs(0, 10_000).await.unwrap().len(),
+        jobs_before
+    );
+    let form = b
+        .post(&format!("/course/{on_c}/deploy"), &[("peer", "train")])
+        .await;
+    assert_eq!(form.status, 400, "{}", form.body);
+    assert!(courses(&t).await.is_empty());
+    let yes = ok(
+        &c,
+        &[
+            "deploy",
+            &on_c,
+            "--to",
+            "train",
+            "--accept-terms",
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(yes["state"], "done", "{yes}");
+    assert_eq!(courses(&t).await.len(), 1);
+    // The panel's "every training platform" target: one job per platform, terms accepted.
+    let seen: Vec<i64> = c
+        .platform
+        .store
+        .jobs(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id.0)
+        .collect();
+    let form = b
+        .post(
+            &format!("/course/{on_c}/deploy"),
+            &[("peer", "all"), ("accept_terms", "on")],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    assert_eq!(form.location(), Some("/jobs"));
+    let queued: Vec<_> = c
+        .platform
+        .store
+        .jobs(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| !seen.contains(&j.id.0))
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].kind, "deploy");
+    let mut state = String::new();
+    for _ in 0..600 {
+        let job = c.platform.store.job(queued[0].id).await.unwrap();
+        state = job.state.as_str().to_string();
+        if state == "done" || state == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "done");
+    assert_eq!(courses(&t).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t1 = TestPlatform::start(PlatformRole::Training, "train1").await;
+    let t2 = TestPlatform::start(PlatformRole::Training, "train2").await;
+    pair(&c, &f).await;
+    pair(&t1, &c).await;
+    pair(&t2, &c).await;
+    pair(&t1, &f).await;
+    pair(&t2, &f).await;
+    let gap = import(&f, "gapfill_example_course").await;
+    ok(
+        &f,
+        &["course", "index", &gap, "--strategy", "catalog", "--json"],
+    )
+    .await;
+    let v1 = ok(&f, &["publish", &gap, "--wait", "--json"]).await["result"]["course_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    // One request, one job per training platform, keys derived from one key.
+    let all = ok(
+        &c,
+        &[
+            "deploy",
+            &v1,
+            "--to",
+            "all",
+            "--idempotency-key",
+            "everywhere-1",
+            "--wait",
+            "--json",
+        ],
+    )
+    .await;
+    let jobs = all.as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{all}");
+    let mut keys = Vec::new();
+    for j in jobs {
+        assert_eq!(j["state"], "done", "{j}");
+        assert_eq!(j["kind"], "deploy");
+        let job = c
+            .platform
+            .store
+            .job(pf_domain::ids::JobId(j["id"].as_i64().unwrap()))
+            .await
+            .unwrap();
+        assert!(
+            job.idempotency_key.starts_with("everywhere-1/"),
+            "{}",
+            job.idempotency_key
+        );
+        keys.push(job.idempotency_key);
+    }
+    assert_ne!(keys[0], keys[1]);
+    let platforms: Vec<&str> = jobs
+        .iter()
+        .map(|j| j["result"]["platform"].as_str().unwrap())
+        .collect();
+    assert!(
+        platforms.contains(&"train1") && platforms.contains(&"train2"),
+        "{platforms:?}"
+    );
+    assert_eq!(courses(&t1).await.len(), 1);
+    assert_eq!(courses(&t2).await.len(), 1);
+    // The same key again: the same jobs, no new course.
+    let again = ok(
+        &c,
+        &[
+            "deploy",
+            &v1,
+            "--to",
+            "all",
+            "--idempotency-key",
+            "everywhere-1",
+            "--json",
+        ],
+    )
+    .await;
+    let ids = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&again), ids(&all));
+    assert_eq!(courses(&t1).await.len(), 1);
+    // The API: the same key answers the same jobs; the sessions list is there too.
+    let token = ok(&c, &["token", "create", "--name", "e", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/courses/{v1}/deploy-everywhere", c.url))
+        .bearer_auth(&token)
+        .json(&json!({ "idempotency_key": "everywhere-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let via_api: Value = r.json().await.unwrap();
+    assert_eq!(ids(&via_api), ids(&all));
+    let listed: Value = http
+        .get(format!("{}/api/v1/courses/{v1}/sessions", c.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["idnumber"],
+        ok(&c, &["course", "show", &v1, "--json"]).await["idnumber"]
+    );
+    assert_eq!(listed["platforms"].as_array().unwrap().len(), 4, "{listed}");
+    let spec: Value = http
+        .get(format!("{}/api/v1/openapi.json", c.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/courses/{id}/index",
+        "/courses/{id}/deploy-everywhere",
+        "/courses/{id}/sessions",
+        "/peers/{peer}/courses/{course}/session",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path}");
+    }
+
+    // Without deployeverywhere, only the platforms whose admission says yes are aimed at: train2
+    // withdraws the deploy grant, and dora (a course deployer there) has no account on it.
+    let role = format!("deployer@course:{v1}");
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "dora's long password\n").unwrap();
+    let pw_path = pw.path().to_str().unwrap();
+    ok(
+        &c,
+        &[
+            "user",
+            "add",
+            "dora",
+            "--role",
+            &role,
+            "--password-file",
+            pw_path,
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        cli(&t2, &["peer", "set", "cat", "--grant", "sessions"])
+            .await
+            .code,
+        0
+    );
+    let dora = ok(
+        &c,
+        &[
+            "--as", "dora", "deploy", &v1, "--to", "all", "--wait", "--json",
+        ],
+    )
+    .await;
+    let dora = dora.as_array().unwrap();
+    assert_eq!(dora.len(), 1, "{dora:?}");
+    assert_eq!(dora[0]["result"]["platform"], "train1");
+    assert_eq!(courses(&t1).await.len(), 2);
+    assert_eq!(courses(&t2).await.len(), 1);
+    // Her deploy form lists only the platform that admits her.
+    let mut db = c.login("dora", "dora's long password").await;
+    let page = db.get(&format!("/course/{v1}")).await;
+    assert!(page.body.contains(">train1</option>"), "{}", page.body);
+    assert!(
+        !page.body.contains(">train2</option>") && !page.body.contains("train2 (unavailable)"),
+        "{}",
+        page.body
+    );
+    // Someone without publishflow:deploy queues nothing.
+    ok(&c, &["user", "add", "eve", "--json"]).await;
+    let eve = cli(&c, &["--as", "eve", "deploy", &v1, "--to", "all", "--json"]).await;
+    assert_eq!(eve.code, 1, "{eve:?}");
+
+    // The sessions list from the factory: every copy, with versions and session states.
+    let list = ok(&f, &["course", "sessions", &gap, "--json"]).await;
+    let by_name = |list: &Value, name: &str| -> Value {
+        list["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["platform"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {list}"))
+            .clone()
+    };
+    assert_eq!(by_name(&list, "fac")["copies"][0]["state"], "factory");
+    let cat = by_name(&list, "cat");
+    assert_eq!(cat["copies"][0]["version"], 1, "{cat}");
+    assert_eq!(cat["copies"][0]["state"], "catalog");
+    let t1_copies = by_name(&list, "train1")["copies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(t1_copies.len(), 2);
+    for copy in &t1_copies {
+        assert_eq!(copy["version"], 1, "{copy}");
+        assert_eq!(copy["state"], "incoming");
+        assert_eq!(copy["visible"], false);
+        assert_eq!(copy["newer_version"], Value::Null);
+        assert_eq!(copy["source"]["platform"], "cat");
+    }
+    // Version 2 on the catalog: the training copies of version 1 say so.
+    let gap_id = CourseId(gap.parse().unwrap());
+    let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
+    f.platform
+        .store
+        .update_section(first, Some("v2".into()), None)
+        .await
+        .unwrap();
+    ok(
+        &f,
+        &["publish", &gap, "--mode", "update", "--wait", "--json"],
+    )
+    .await;
+    let t1_copies_first = t1_copies[0]["course_id"].clone();
+    let t1_course = t1_copies_first.to_string();
+    ok(&t1, &["session", "open", &t1_course, "--json"]).await;
+    // Train2 goes down: listed as unavailable, not an error.
+    t2.stop().await;
+    let list = ok(&c, &["course", "sessions", &v1, "--json"]).await;
+    let t2_entry = by_name(&list, "train2");
+    assert_eq!(t2_entry["status"], "unavailable", "{t2_entry}");
+    assert_eq!(t2_entry["error"]["code"], "peer_unreachable");
+    let t1_copies = by_name(&list, "train1")["copies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for copy in &t1_copies {
+        assert_eq!(copy["newer_version"], 2, "{copy}");
+    }
+    let running = t1_copies
+        .iter()
+        .find(|c| c["course_id"] == t1_copies_first)
+        .unwrap();
+    assert_eq!(running["state"], "running");
+    assert_eq!(by_name(&list, "cat")["copies"].as_array().unwrap().len(), 2);
+    // The same list on the catalog's course page, and the factory's publication status page.
+    let mut b = c.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/course/{v1}/copies")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("train1") && page.body.contains("train2"));
+    let course_page = b.get(&format!("/course/{v1}")).await;
+    assert!(course_page.body.contains(&format!("/course/{v1}/copies")));
+    // A training platform that is down is listed on the deploy form as unavailable.
+    assert!(
+        course_page.body.contains(">train1</option>"),
+        "{}",
+        course_page.body
+    );
+    assert!(
+        course_page
+            .body
+            .contains("disabled>train2 (unavailable)</option>"),
+        "{}",
+        course_page.body
+    );
+    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
+    let course_page = fb.get(&format!("/course/{gap}")).await;
+    assert!(
+        course_page
+            .body
+            .contains(&format!("/course/{gap}/publication")),
+        "{}",
+        course_page.body
+    );
+    let status = fb.get(&format!("/course/{gap}/publication")).await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert!(
+        status.body.contains("status-published-visible"),
+        "{}",
+        status.body
+    );
+    // Links to each version on the catalog (minijinja escapes `/` in attributes).
+    let decoded = status.body.replace("&#x2f;", "/");
+    let link = format!("{}/course/{v1}\"", c.url.trim_end_matches('/'));
+    assert!(decoded.contains(&link), "{link} in {decoded}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_opens_and_closes_the_sessions_of_courses_it_deployed() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    let course = import(&c, "sandbox-test").await;
+    ok(&c, &["course", "index", &course, "--json"]).await;
+    let deployed = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await;
+    let remote = deployed["result"]["course_id"].as_i64().unwrap();
+    let remote_s = remote.to_string();
+    let incoming = category(&t, "Incoming").await;
+    let running = category(&t, "Running").await;
+    let closed = category(&t, "Closed").await;
+    assert_eq!(
+        course_json(&courses(&t).await, remote)["category"],
+        incoming
+    );
+
+    // Open, then protected close, from the catalog.
+    let open = ok(
+        &c,
+        &["session", "open", &remote_s, "--on", "train", "--json"],
+    )
+    .await;
+    assert_eq!(open["course_id"], remote);
+    assert_eq!(open["category"], running);
+    assert_eq!(open["visible"], true);
+    let close = ok(
+        &c,
+        &[
+            "session",
+            "close",
+            &remote_s,
+            "--on",
+            "train",
+            "--mode",
+            "protected",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(close["category"], closed);
+    assert_eq!(close["visible"], true);
+    // Audited on both sides.
+    let on_t = audit_actions(&t).await;
+    let opened: Vec<_> = on_t
+        .iter()
+        .filter(|(a, _, d)| a == "session.open" && d["peer"] == "cat")
+        .collect();
+    assert_eq!(opened.len(), 1, "{on_t:?}");
+    assert!(on_t
+        .iter()
+        .any(|(a, _, d)| a == "session.close" && d["peer"] == "cat" && d["mode"] == "protected"));
+    assert!(on_t.iter().any(|(a, r, _)| a == "rpc.session" && r == "ok"));
+    let on_c = audit_actions(&c).await;
+    assert!(on_c
+        .iter()
+        .any(|(a, _, d)| a == "session.remote_open" && d["result"]["category"] == running));
+    assert!(on_c.iter().any(|(a, _, _)| a == "session.remote_close"));
+    // The catalog's course page lists the deployed copy with its controls.
+    let mut b = c.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/course/{course}")).await;
+    assert!(
+        page.body.contains("remote-session") && page.body.contains(&format!("value=\"{remote}\"")),
+        "{}",
+        page.body
+    );
+    let form = b
+        .post(
+            &format!("/course/{course}/remote-session"),
+            &[("peer", "train"), ("target", &remote_s), ("action", "open")],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    assert_eq!(course_json(&courses(&t).await, remote)["category"], running);
+
+    // A course the catalog did not deploy: refused by the catalog, and by the training platform
+    // when asked directly; nothing changes.
+    let local = import(&t, "sandbox-test").await;
+    let before = course_json(&courses(&t).await, local.parse().unwrap()).clone();
+    let no = cli(&c, &["session", "open", &local, "--on", "train", "--json"]).await;
+    assert_eq!(no.code, 1, "{no:?}");
+    assert!(
+        no.stderr.contains("was not deployed from this platform"),
+        "{no:?}"
+    );
+    let peer = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "train")
+        .unwrap();
+    let caller = pf_server::rpc::PeerCaller::new(&c.platform).unwrap();
+    let admin = pf_domain::user::Username::parse("admin").unwrap();
+    let direct = caller
+        .post_json::<_, Value>(
+            &peer,
+            "/rpc/session",
+            &json!({ "course": local.parse::<i64>().unwrap(), "action": "open", "asserted": ["publishflow:manage"] }),
+            Some(&admin),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(direct.code.as_str(), "not_admitted", "{direct:?}");
+    assert_eq!(
+        course_json(&courses(&t).await, local.parse().unwrap()),
+        &before
+    );
+
+    // Without the sessions grant: a catalog manager with no account of their own there is
+    // refused (with it, admitted under (b)).
+    ok(&c, &["user", "add", "mona", "--role", "manager", "--json"]).await;
+    let mona = ok(
+        &c,
+        &[
+            "--as", "mona", "session", "close", &remote_s, "--on", "train", "--mode", "private",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(mona["visible"], false);
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", "deploy"])
+            .await
+            .code,
+        0
+    );
+    let before = course_json(&courses(&t).await, remote).clone();
+    let refused = cli(
+        &c,
+        &[
+            "--as", "mona", "session", "open", &remote_s, "--on", "train", "--json",
+        ],
+    )
+    .await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("no grant applies"), "{refused:?}");
+    assert_eq!(course_json(&courses(&t).await, remote), &before);
+
+    // A disabled peer: the training platform refuses the catalog's call; nothing changes.
+    assert_eq!(
+        cli(
+            &t,
+            &[
+                "peer",
+                "set",
+                "cat",
+                "--grant",
+                "deploy,sessions",
+                "--disable"
+            ]
+        )
+        .await
+        .code,
+        0
+    );
+    let disabled = cli(
+        &c,
+        &["session", "open", &remote_s, "--on", "train", "--json"],
+    )
+    .await;
+    assert_eq!(disabled.code, 1, "{disabled:?}");
+    assert!(
+        disabled
+            .stderr
+            .contains("refused this platform's signature"),
+        "{disabled:?}"
+    );
+    assert_eq!(course_json(&courses(&t).await, remote), &before);
+    // And a peer this catalog disabled is not called at all.
+    assert_eq!(cli(&t, &["peer", "set", "cat", "--enable"]).await.code, 0);
+    assert_eq!(
+        cli(&c, &["peer", "set", "train", "--disable"]).await.code,
+        0
+    );
+    let off = cli(
+        &c,
+        &["session", "open", &remote_s, "--on", "train", "--json"],
+    )
+    .await;
+    assert_eq!(off.code, 1, "{off:?}");
+    assert!(off.stderr.contains("peer train is disabled"), "{off:?}");
+    assert_eq!(course_json(&courses(&t).await, remote), &before);
+    // Another catalog that merely bears the same name is not the source (peers are keys).
+    let impostor = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    pair(&t, &impostor).await;
+    let t_peer = impostor.platform.store.peers().await.unwrap().remove(0);
+    let caller = pf_server::rpc::PeerCaller::new(&impostor.platform).unwrap();
+    let refused = caller
+        .post_json::<_, Value>(
+            &t_peer,
+            "/rpc/session",
+            &json!({ "course": remote, "action": "open", "asserted": ["publishflow:manage"] }),
+            Some(&admin),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code.as_str(), "not_admitted", "{refused:?}");
+    assert_eq!(course_json(&courses(&t).await, remote), &before);
+}
