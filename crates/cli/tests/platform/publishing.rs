@@ -82,6 +82,18 @@ pub(crate) async fn category(tp: &TestPlatform, name: &str) -> i64 {
 }
 
 /// Exports a course with the CLI and runs the independent scanner on the file.
+/// Follows a job of `tp` until it ends; its final document.
+pub(crate) async fn wait_job(tp: &TestPlatform, id: &str) -> Value {
+    for _ in 0..600 {
+        let job = ok(tp, &["jobs", "show", id, "--json"]).await;
+        if ["done", "failed", "cancelled"].contains(&job["state"].as_str().unwrap_or("")) {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("job {id} did not end");
+}
+
 async fn scan_export(tp: &TestPlatform, course: i64) -> pf_mbz::ScanReport {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x.mbz");
@@ -392,21 +404,75 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
         .unwrap()
         .trim_start_matches("/jobs/")
         .to_string();
-    let mut state = String::new();
-    for _ in 0..200 {
-        let doc = ok(&c, &["jobs", "show", &job, "--json"]).await;
-        state = doc["state"].as_str().unwrap().to_string();
-        if state == "done" || state == "failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(state, "done");
+    assert_eq!(wait_job(&c, &job).await["state"], "done");
     let incoming = category(&t, "Incoming").await;
     assert!(courses(&t)
         .await
         .iter()
         .any(|x| x["category"] == incoming && x["visible"] == false));
+
+    // A category picked in the form names its platform: it lands there, and a category of
+    // another platform than the chosen target is refused before any job.
+    let running_option = page
+        .body
+        .split("<option value=\"")
+        .find_map(|o| {
+            o.strip_suffix("\">Running</option>")
+                .or_else(|| o.split_once("\">Running<").map(|(v, _)| v))
+        })
+        .expect("the picker lists Running")
+        .to_string();
+    assert_eq!(
+        running_option,
+        format!("{train_id}:{}", category(&t, "Running").await)
+    );
+    let jobs_before = ok(&c, &["jobs", "list", "--json"])
+        .await
+        .as_array()
+        .unwrap()
+        .len();
+    let refused = admin
+        .post(
+            &format!("/course/{v2}/deploy"),
+            &[
+                ("peer", "local"),
+                ("category", &running_option),
+                ("deploy_key", "open sesame"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert_eq!(
+        ok(&c, &["jobs", "list", "--json"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        jobs_before
+    );
+    let sent = admin
+        .post(
+            &format!("/course/{v2}/deploy"),
+            &[
+                ("peer", &train_id),
+                ("category", &running_option),
+                ("deploy_key", "open sesame"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{sent:?}");
+    let job = sent
+        .location()
+        .unwrap()
+        .trim_start_matches("/jobs/")
+        .to_string();
+    let doc = wait_job(&c, &job).await;
+    assert_eq!(doc["state"], "done", "{doc}");
+    let running = category(&t, "Running").await;
+    assert!(courses(&t)
+        .await
+        .iter()
+        .any(|x| x["category"] == running && x["visible"] == false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1313,15 +1313,17 @@ async fn the_panel_gives_a_course_its_idnumber_once() {
         .as_i64()
         .unwrap();
     let mut admin = f.login("admin", ADMIN_PASSWORD).await;
-    assert!(admin
-        .get(&format!("/course/{id}"))
-        .await
-        .body
-        .contains("Give it a local idnumber"));
+    let page = admin.get(&format!("/course/{id}")).await.body;
+    assert!(page.contains("Give it a local idnumber"), "{page}");
+    // Publish and deploy wait for the idnumber instead of offering a form that would fail.
+    assert!(page.contains("Give the course an idnumber first"), "{page}");
+    assert!(!page.contains(&format!("action=\"/course/{id}/publish\"")));
     assert_eq!(
         admin.post(&format!("/course/{id}/index"), &[]).await.status,
         303
     );
+    let page = admin.get(&format!("/course/{id}")).await.body;
+    assert!(!page.contains("Give the course an idnumber first"), "{page}");
     let idnumber = f
         .cli(bin(), &["course", "show", &id.to_string(), "--json"])
         .json()["idnumber"]

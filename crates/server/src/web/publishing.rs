@@ -135,13 +135,7 @@ async fn start(
         "" => None,
         m => Some(m.parse::<PublishMode>()?),
     };
-    let category = match f.category.trim() {
-        "" => None,
-        c => Some(
-            c.parse()
-                .map_err(|_| AppError::bad_request("the category is an id"))?,
-        ),
-    };
+    let category = form_category(&f.peer, &f.category)?;
     let req = OperationRequest {
         course: id,
         peer: (!f.peer.trim().is_empty()).then(|| f.peer.trim().to_string()),
@@ -163,6 +157,24 @@ async fn start(
     }
     let job = ops::start(&state.platform, &visitor.actor, op, req).await?;
     Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
+}
+
+/// The picker's category: `PEER:CATEGORY` (each platform's categories are numbered on their own,
+/// so the value names the platform it belongs to, which must be the chosen target) or a bare id.
+fn form_category(peer: &str, category: &str) -> Result<Option<i64>, AppError> {
+    let (owner, id) = match category.trim().split_once(':') {
+        _ if category.trim().is_empty() => return Ok(None),
+        Some((owner, id)) => (Some(owner), id),
+        None => (None, category.trim()),
+    };
+    if owner.is_some_and(|o| o != peer.trim()) {
+        return Err(AppError::bad_request(
+            "the chosen category belongs to another platform than the chosen target",
+        ));
+    }
+    id.parse()
+        .map(Some)
+        .map_err(|_| AppError::bad_request("the category is an id"))
 }
 
 /// `POST /course/{id}/publish`.
@@ -223,4 +235,19 @@ pub async fn settings(
     let free = Some(checkbox(&f.free_category));
     ops::set_course(&state.platform, &visitor.actor, CourseId(id), key, free).await?;
     Ok(Redirect::to(&format!("/course/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_category;
+
+    #[test]
+    fn a_picked_category_must_belong_to_the_chosen_target() {
+        assert_eq!(form_category("2", "").unwrap(), None);
+        assert_eq!(form_category("2", "7").unwrap(), Some(7));
+        assert_eq!(form_category("2", "2:7").unwrap(), Some(7));
+        assert!(form_category("3", "2:7").is_err());
+        assert!(form_category("local", "2:7").is_err());
+        assert!(form_category("2", "2:x").is_err());
+    }
 }
