@@ -468,6 +468,15 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
         .to_string();
     let doc = wait_job(&c, &job).await;
     assert_eq!(doc["state"], "done", "{doc}");
+    // The job page links to the new course on the training platform.
+    // (The templates escape '/' in attributes; a browser reads it back as '/'.)
+    let job_page = admin
+        .get(&format!("/jobs/{job}"))
+        .await
+        .body
+        .replace("&#x2f;", "/");
+    let link = format!("href=\"{}/course/{}\"", t.url, doc["result"]["course_id"]);
+    assert!(job_page.contains(&link), "{link} in {job_page}");
     let running = category(&t, "Running").await;
     assert!(courses(&t)
         .await

@@ -1323,7 +1323,10 @@ async fn the_panel_gives_a_course_its_idnumber_once() {
         303
     );
     let page = admin.get(&format!("/course/{id}")).await.body;
-    assert!(!page.contains("Give the course an idnumber first"), "{page}");
+    assert!(
+        !page.contains("Give the course an idnumber first"),
+        "{page}"
+    );
     let idnumber = f
         .cli(bin(), &["course", "show", &id.to_string(), "--json"])
         .json()["idnumber"]

@@ -35,8 +35,51 @@ pub async fn show(
     visitor.require_login()?;
     let job = jobs::show(&state.platform, &visitor.actor, JobId(id)).await?;
     let doc = JobDoc::from(&job);
-    let ctx = context! { job => doc, terminal => job.state.is_terminal(), percent => (job.progress.fraction() * 100.0).round() as i64 };
+    let created = created_course_link(&state, job.result.as_ref()).await?;
+    let ctx = context! { job => doc, created, terminal => job.state.is_terminal(), percent => (job.progress.fraction() * 100.0).round() as i64 };
     render::page(&state, &visitor, "job.html", ctx).await
+}
+
+/// Where the course a job created can be opened: this platform's page, or the page on the peer
+/// that holds it (only when exactly one paired peer has that name, so the link cannot mislead).
+async fn created_course_link(
+    state: &AppState,
+    result: Option<&serde_json::Value>,
+) -> Result<Option<minijinja::Value>, AppError> {
+    let Some(result) = result else {
+        return Ok(None);
+    };
+    let (Some(platform), Some(course)) = (
+        result.get("platform").and_then(|v| v.as_str()),
+        result.get("course_id").and_then(|v| v.as_i64()),
+    ) else {
+        return Ok(None);
+    };
+    let shortname = result
+        .get("shortname")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let p = &state.platform;
+    let base = if platform == p.name().await? {
+        String::new()
+    } else {
+        let peers: Vec<_> = p
+            .store
+            .peers()
+            .await?
+            .into_iter()
+            .filter(|peer| peer.name == platform)
+            .collect();
+        match peers.as_slice() {
+            [peer] => peer.url.trim_end_matches('/').to_string(),
+            _ => return Ok(None),
+        }
+    };
+    Ok(Some(context! {
+        href => format!("{base}/course/{course}"),
+        platform,
+        shortname,
+    }))
 }
 
 /// Live progress: one `progress` event per change (JSON `jobs show` document), ending with the
