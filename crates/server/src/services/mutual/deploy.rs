@@ -18,6 +18,7 @@ use crate::platform::Platform;
 use crate::rpc::PeerCaller;
 use crate::services::archives::transport::{newest_for_job, scan_archive};
 use crate::services::jobs::{enqueue, JobRequest};
+use crate::services::publishing::ops::check_deploy_key;
 use crate::services::publishing::receive::{self, Params};
 use crate::services::publishing::send::{course_lock, follow, source_capabilities};
 use crate::services::publishing::{kind_of, ticket, verify_manifest, Offer};
@@ -39,6 +40,9 @@ pub const KIND: &str = "deploy-home";
 struct Params2 {
     course: i64,
     peer: i64,
+    /// The course's name: the runner's end-of-job mail to the acting user shows it.
+    #[serde(default)]
+    course_label: String,
 }
 
 /// The deploy rules of the course for the actor: outside them, nothing is held; inside, the
@@ -116,11 +120,14 @@ async fn checked(
     Ok((user, peer))
 }
 
-/// Starts "deploy to my platform" for the acting roaming user: a `deploy-home` job.
+/// Starts "deploy to my platform" for the acting roaming user: a `deploy-home` job. A course
+/// with a deploy key needs it (`deploy_key`), checked like every deploy's.
+/// Whether the course asks for its deploy key is [`needs_key`].
 pub async fn start(
     p: &Platform,
     actor: &Actor,
     course: CourseId,
+    deploy_key: Option<&str>,
     idempotency_key: Option<String>,
 ) -> Result<JobRecord, AppError> {
     if !p.role().await?.duties().catalog {
@@ -135,15 +142,12 @@ pub async fn start(
     if record.idnumber.as_str().is_empty() {
         return Err(AppError::bad_request("the course has no idnumber"));
     }
-    if p.store.course_publishing(course).await?.0.is_some() {
-        return Err(AppError::new(
-            ErrorCode::MissingCapability,
-            "this course needs its deploy key: ask its catalog's managers",
-        ));
-    }
+    // Same argon2 check and throttle as every deploy.
+    check_deploy_key(p, actor, course, deploy_key).await?;
     let params = Params2 {
         course: course.0,
         peer: peer.id.0,
+        course_label: record.fullname.as_str().to_string(),
     };
     let (job, _) = enqueue(
         p,
@@ -158,6 +162,11 @@ pub async fn start(
     )
     .await?;
     Ok(job)
+}
+
+/// Whether the course has a deploy key (the button's form then asks for it).
+pub async fn needs_key(p: &Platform, course: CourseId) -> Result<bool, AppError> {
+    Ok(p.store.course_publishing(course).await?.0.is_some())
 }
 
 /// The `deploy-home` job.

@@ -43,6 +43,17 @@ pub async fn settings_doc(p: &Platform) -> Result<serde_json::Value, AppError> {
     }))
 }
 
+/// The mutualisation settings, for administrators (the API and the settings page).
+pub async fn settings(
+    p: &Platform,
+    actor: &crate::services::Actor,
+) -> Result<serde_json::Value, AppError> {
+    use pf_domain::access::{Capability, Context};
+    p.require(actor, Capability::SiteConfig, Context::System)
+        .await?;
+    settings_doc(p).await
+}
+
 /// Changes the mutualisation settings (administrators).
 pub async fn set_settings(
     p: &Platform,
