@@ -33,3 +33,6 @@ mod sessions;
 
 #[path = "conformance/rules.rs"]
 mod rules;
+
+#[path = "conformance/mutual.rs"]
+mod mutual;
