@@ -4,6 +4,7 @@ mod archives;
 mod blobs;
 mod courses;
 mod demo;
+mod demo_mutual;
 mod jobs;
 mod mutual;
 mod network;
