@@ -1171,3 +1171,154 @@ async fn expired_jumps_and_delegations_are_refused_with_their_reason() {
     assert_eq!(report.roaming_accounts, 1);
     assert!(cat.platform.store.user(roaming.id).await.is_err());
 }
+
+/// Stops a spawned process at the end of a test, whatever happens.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mutualisation_demo_takes_a_teacher_home_to_their_own_copy() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let mut child = Killed(
+        std::process::Command::new(super::bin())
+            .args([
+                "demo",
+                "--mutualisation",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--base-port",
+                "0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("Your copy is on") {
+                break;
+            }
+        }
+        text
+    })
+    .await
+    .unwrap();
+    let after = |marker: &str| -> String {
+        let at = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} in {text}"))
+            + marker.len();
+        text[at..].split_whitespace().next().unwrap().to_string()
+    };
+    let a_url = after("Log in on ").trim_end_matches("/login").to_string();
+    let password = after("as teacher / ");
+    let shared = after("Open the shared course ");
+    let (cat_url, course) = shared.split_once("/course/").unwrap();
+    assert!(
+        text.contains("common ") && text.contains("lycee-b "),
+        "{text}"
+    );
+
+    // Log in on lycee-a, jump to the catalog (the form the jump page submits), press one button.
+    let mut home = Browser::new(&a_url);
+    assert_eq!(home.login("teacher", &password).await, 303);
+    let (action, token, delegation) = jump_from_home(&mut home).await;
+    assert_eq!(action, format!("{cat_url}/jump"));
+    let mut cat = Browser::new(cat_url);
+    let page = cat
+        .post_raw(
+            "/jump",
+            &[
+                ("token", &token),
+                ("delegation", &delegation),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let shown = cat.get(&format!("/course/{course}")).await;
+    assert!(shown
+        .body
+        .contains(&format!("/course/{course}/deploy-home")));
+    let go = cat
+        .post(&format!("/course/{course}/deploy-home"), &[])
+        .await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let job = go.location().unwrap().to_string();
+    let mut done = false;
+    for _ in 0..300 {
+        let page = cat.get(&job).await;
+        if page.body.contains("open-copy") {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(done, "the deploy-home job ends with a way to the copy");
+    // The jump back lands on the teacher's own copy, hidden, in the assigned category.
+    let back = cat.post(&format!("{job}/open-copy"), &[]).await;
+    assert_eq!(
+        form_action(&back.body, "http").unwrap(),
+        format!("{a_url}/jump")
+    );
+    let mut mine = Browser::new(&a_url);
+    let landed = mine
+        .post_raw(
+            "/jump",
+            &[
+                ("token", &field(&back.body, "token").unwrap()),
+                ("delegation", &field(&back.body, "delegation").unwrap()),
+                ("next", &field(&back.body, "next").unwrap()),
+            ],
+        )
+        .await;
+    let copy = landed.location().unwrap().to_string();
+    assert!(copy.starts_with("/course/"), "{copy}");
+    let page = mine.get(&copy).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Physics 101"), "{}", page.body);
+    let listed = pf_testkit::run_cli(
+        super::bin(),
+        &dir.join("lycee-a"),
+        &["course", "list", "--json"],
+    )
+    .json();
+    let id: i64 = copy.trim_start_matches("/course/").parse().unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone();
+    let cats = pf_testkit::run_cli(
+        super::bin(),
+        &dir.join("lycee-a"),
+        &["category", "list", "--json"],
+    )
+    .json();
+    let martin = cats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["idnumber"] == "MARTIN")
+        .unwrap();
+    assert_eq!(
+        (row["category"].clone(), row["visible"].clone()),
+        (martin["id"].clone(), json!(false))
+    );
+}
