@@ -4,11 +4,12 @@
 //!   it; the receiving side verifies, records the jump id (single use), updates the roaming
 //!   account and opens a session.
 //! - [`deploy`]: "deploy to my platform" on the common platform (who may, the `deploy-home`
-//!   job presenting the delegation) and on the home (the delegated offer: the assigned category,
-//!   `course:create` checked there).
+//!   job presenting the delegation); [`home`]: the home's side (the delegated offer: the
+//!   assigned category, `course:create` checked there).
 //! - [`privacy`]: what a roaming account keeps, and the purge of accounts not seen for N days.
 
 pub mod deploy;
+pub mod home;
 pub mod jump;
 pub mod privacy;
 
