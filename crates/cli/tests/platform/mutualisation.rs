@@ -1055,6 +1055,66 @@ async fn the_api_manages_sharing_and_deploys_home_with_the_deploy_key() {
         "{doc}"
     );
     assert_eq!(course_count(a).await, before + 2);
+
+    // A job the home refuses fails saying why (the home's signed refusal), and alice hears it.
+    let roaming_alice = cat
+        .platform
+        .store
+        .roaming_user(&Username::parse("alice").unwrap(), peer_of(cat, a).await.id)
+        .await
+        .unwrap();
+    let erins = cat
+        .platform
+        .store
+        .roaming_user(&Username::parse("erin").unwrap(), peer_of(cat, a).await.id)
+        .await
+        .unwrap();
+    let not_hers = cat
+        .platform
+        .store
+        .roaming_delegation(erins.id)
+        .await
+        .unwrap()
+        .unwrap();
+    cat.platform
+        .store
+        .roaming_jumped(
+            roaming_alice.id,
+            pf_server::services::now(),
+            Some(&not_hers),
+            &[
+                ("establishment_type".into(), "lycee".into()),
+                ("discipline".into(), "maths".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    let (status, doc) = roaming
+        .call(
+            Method::POST,
+            &deploy_home,
+            Some(json!({"deploy_key": "the key 42"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{doc}");
+    let job = wait_job(cat, doc["id"].as_i64().unwrap()).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "bad_user", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not for the asserted user"),
+        "{job}"
+    );
+    assert_eq!(course_count(a).await, before + 2);
+    let mail = cat.platform.store.outbox(0, 50).await.unwrap();
+    assert!(
+        mail.iter().any(|m| m.kind == "job_failed"
+            && m.recipient.contains("alice@home.example")
+            && m.text_body.contains("not for the asserted user")),
+        "{mail:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1321,4 +1381,98 @@ async fn the_mutualisation_demo_takes_a_teacher_home_to_their_own_copy() {
         (row["category"].clone(), row["visible"].clone()),
         (martin["id"].clone(), json!(false))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_change_the_sharing_settings_on_the_rules_page() {
+    let cat = TestPlatform::start(PlatformRole::Catalog, "common").await;
+    let mut admin = cat.login("admin", pf_testkit::ADMIN_PASSWORD).await;
+    let page = admin.get("/admin/rules").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("action=\"/admin/rules/settings\""));
+    assert_eq!(
+        field(&page.body, "assigned_category_field").as_deref(),
+        Some("assigned_category")
+    );
+    assert_eq!(field(&page.body, "roaming_days").as_deref(), Some("90"));
+    assert!(page.body.contains("Sharing settings"));
+    let settings = || async { ok(&cat, &["mutual", "settings", "--json"]).await };
+    // No CSRF token, a bad field name, days out of range: refused, nothing changed.
+    let forged = admin
+        .post_raw(
+            "/admin/rules/settings",
+            &[
+                ("csrf", "guess"),
+                ("assigned_category_field", "cat"),
+                ("roaming_days", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    for (field_name, days) in [("bad field!", "5"), ("cat", "0"), ("cat", "many")] {
+        let refused = admin
+            .post(
+                "/admin/rules/settings",
+                &[
+                    ("assigned_category_field", field_name),
+                    ("roaming_days", days),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{field_name} {days}: {}", refused.body);
+    }
+    assert_eq!(
+        settings().await,
+        json!({"assigned_category_field": "assigned_category", "roaming_days": 90})
+    );
+    let saved = admin
+        .post(
+            "/admin/rules/settings",
+            &[
+                ("assigned_category_field", "home_category"),
+                ("roaming_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (saved.status, saved.location()),
+        (303, Some("/admin/rules"))
+    );
+    assert_eq!(
+        settings().await,
+        json!({"assigned_category_field": "home_category", "roaming_days": 30})
+    );
+    let log = cat.platform.store.audit(0, 10).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.action == "mutual.settings" && e.actor.contains("admin")));
+    // In French too.
+    admin.post("/language", &[("lang", "fr")]).await;
+    let page = admin.get("/admin/rules").await;
+    assert!(page.body.contains("Réglages du partage"), "{}", page.body);
+    // Not for other users.
+    let pw = cat.dir.path().join("pw");
+    std::fs::write(&pw, PW).unwrap();
+    ok(
+        &cat,
+        &[
+            "user",
+            "add",
+            "zoe",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    let mut zoe = cat.login("zoe", PW).await;
+    assert_eq!(zoe.get("/admin/rules").await.status, 403);
+    let refused = zoe
+        .post(
+            "/admin/rules/settings",
+            &[("assigned_category_field", "x"), ("roaming_days", "1")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(settings().await["roaming_days"], 30);
 }
