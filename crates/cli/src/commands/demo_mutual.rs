@@ -227,6 +227,7 @@ async fn published(
         category: None,
         deploy_key: None,
         idempotency_key: None,
+        accept_terms: false,
     };
     let job = ops::start(home, &actor, Operation::Publish, request).await?;
     let doc = super::jobs::follow(home, &actor, job.id).await?;
