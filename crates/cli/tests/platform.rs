@@ -37,3 +37,6 @@ mod publishing;
 
 #[path = "platform/sessions.rs"]
 mod sessions;
+
+#[path = "platform/transports.rs"]
+mod transports;

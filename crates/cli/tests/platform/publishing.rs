@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
 
-fn fixture(part: &str) -> PathBuf {
+pub(crate) fn fixture(part: &str) -> PathBuf {
     std::fs::read_dir(FIXTURES)
         .expect("the shared fixtures beside the checkout")
         .map(|e| e.unwrap().path())
@@ -20,7 +20,7 @@ fn fixture(part: &str) -> PathBuf {
 }
 
 /// Runs the CLI off the runtime's workers (it calls back into servers of this process).
-async fn cli(tp: &TestPlatform, args: &[&str]) -> CliRun {
+pub(crate) async fn cli(tp: &TestPlatform, args: &[&str]) -> CliRun {
     let dir = tp.data_dir();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -31,14 +31,14 @@ async fn cli(tp: &TestPlatform, args: &[&str]) -> CliRun {
     .unwrap()
 }
 
-async fn ok(tp: &TestPlatform, args: &[&str]) -> Value {
+pub(crate) async fn ok(tp: &TestPlatform, args: &[&str]) -> Value {
     let run = cli(tp, args).await;
     assert_eq!(run.code, 0, "{args:?}: {run:?}");
     run.json()
 }
 
 /// `b` redeems `a`'s code (so `b` scanned `a` and knows its role).
-async fn pair(a: &TestPlatform, b: &TestPlatform) {
+pub(crate) async fn pair(a: &TestPlatform, b: &TestPlatform) {
     let code = ok(a, &["peer", "invite", "--json"]).await["code"]
         .as_str()
         .unwrap()
@@ -47,7 +47,7 @@ async fn pair(a: &TestPlatform, b: &TestPlatform) {
 }
 
 /// Imports a fixture and gives it an idnumber; returns its id.
-async fn course_from(tp: &TestPlatform, name: &str) -> String {
+pub(crate) async fn course_from(tp: &TestPlatform, name: &str) -> String {
     let path = fixture(name);
     let id = ok(tp, &["course", "import", path.to_str().unwrap(), "--json"]).await["course_id"]
         .to_string();
@@ -55,7 +55,7 @@ async fn course_from(tp: &TestPlatform, name: &str) -> String {
     id
 }
 
-async fn courses(tp: &TestPlatform) -> Vec<Value> {
+pub(crate) async fn courses(tp: &TestPlatform) -> Vec<Value> {
     ok(tp, &["course", "list", "--json"])
         .await
         .as_array()

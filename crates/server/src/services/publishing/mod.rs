@@ -23,6 +23,7 @@ pub mod receive;
 pub mod send;
 pub mod status;
 pub mod ticket;
+pub mod transport;
 
 use crate::error::AppError;
 use crate::platform::Platform;
@@ -66,6 +67,9 @@ pub struct Offer {
     /// The capabilities the acting user holds on the source.
     #[serde(default)]
     pub asserted: Vec<Capability>,
+    /// The transports the sender serves for this archive (empty from an older sender: `http`).
+    #[serde(default)]
+    pub transports: Vec<pf_net::Transport>,
 }
 
 /// The job kind of an operation.

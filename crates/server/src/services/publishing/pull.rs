@@ -74,7 +74,7 @@ pub struct Source<'a> {
     pub ticket: String,
 }
 
-fn part_failed(part: &ManifestPart, why: impl std::fmt::Display) -> JobError {
+pub(crate) fn part_failed(part: &ManifestPart, why: impl std::fmt::Display) -> JobError {
     JobError::Final(AppError::new(
         ErrorCode::Failed,
         format!("part {} ({}): {why}", part.path, part.sha256),
@@ -104,29 +104,8 @@ pub async fn pull(
         ctx.check_cancel().await?;
         let dest = staging.join(&part.sha256);
         fetch(p, &http, &base, source, part, &dest).await?;
-        let (path, key) = (dest.clone(), part.sha256.clone());
-        let blobs = p.blobs.clone();
-        let promoted = tokio::task::spawn_blocking(move || {
-            let mut f = std::fs::File::open(&path)?;
-            let got = pf_store::blob::sha256_of(&mut f)?;
-            if got.sha256 != key {
-                let _ = std::fs::remove_file(&path);
-                return Ok::<_, std::io::Error>(false);
-            }
-            blobs
-                .promote(&path, &key)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            Ok(true)
-        })
-        .await
-        .map_err(|e| JobError::Final(AppError::internal(e)))?
-        .map_err(|e| JobError::Final(e.into()))?;
-        if !promoted {
-            return Err(part_failed(
-                part,
-                "the received bytes fail the SHA-256 check",
-            ));
-        }
+        // The blob store hashes the staged file once and refuses a mismatch.
+        super::transport::promote(ctx, part, &dest).await?;
         progress.bytes_done += part.size as i64;
         progress.steps_done += 1;
         ctx.progress(&progress).await?;
@@ -229,7 +208,7 @@ async fn fetch(
 }
 
 /// Asks the sender for a fresh ticket on the same archive.
-async fn renew(p: &Platform, source: &Source<'_>) -> Result<String, JobError> {
+pub(crate) async fn renew(p: &Platform, source: &Source<'_>) -> Result<String, JobError> {
     let caller = PeerCaller::new(p)?;
     let answer: serde_json::Value = caller
         .post_json(
