@@ -265,12 +265,15 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let _ = tokio::fs::remove_dir_all(&staging).await;
     ctx.check_cancel().await?;
     ctx.enter(JobState::Restoring).await?;
+    tracing::info!(job = %job.id, parts = missing.len(), bytes = needed, "parts pulled; restoring");
     progress.step = "restoring".into();
     ctx.progress(&progress).await?;
     let scratch = Scratch::new(&p)?;
     let mbz = scratch.path().join("received.mbz");
     super::assemble_to(&p, &manifest, &mbz).await?;
+    tracing::info!(job = %job.id, "archive assembled; importing");
     let promoted = stage_and_promote(&p, &mbz).await?;
+    tracing::info!(job = %job.id, "archive imported; committing");
     let mut tree = course_tree(&promoted.archive, context_category(context))?;
     tree.course.visible = visible;
     tree.course.idnumber = IdNumber::parse(&manifest.idnumber)?;
