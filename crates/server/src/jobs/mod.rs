@@ -53,8 +53,16 @@ impl Registry {
 const POLL: Duration = Duration::from_secs(1);
 /// How often a running job's claim is renewed.
 const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A claim not renewed for this long belongs to a dead runner.
+/// A claim not renewed for this long belongs to a dead runner (the default of
+/// `[jobs] stale_after_seconds`).
 pub const STALE_AFTER: i64 = 60;
+
+/// The configured staleness, and the beat that keeps live claims well inside it.
+fn stale_and_beat(platform: &Platform) -> (i64, Duration) {
+    let stale = platform.config.jobs.stale_after_seconds.max(2);
+    let beat = Duration::from_millis((stale as u64 * 1000 / 6).max(300)).min(HEARTBEAT);
+    (stale, beat)
+}
 
 /// Wakes the local runner when a job is queued in this process.
 #[derive(Clone, Default)]
@@ -84,11 +92,8 @@ pub async fn run(
     let workers = Arc::new(Semaphore::new(platform.config.jobs.workers.max(1)));
     let class_limit = platform.config.jobs.max_restores.max(1);
     let now = crate::services::now();
-    match platform
-        .store
-        .requeue_stale_jobs(now - STALE_AFTER, now)
-        .await
-    {
+    let (stale, _) = stale_and_beat(&platform);
+    match platform.store.requeue_stale_jobs(now - stale, now).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(jobs = n, "requeued jobs left running by a stopped process"),
         Err(e) => tracing::warn!(error = %e, "could not requeue stale jobs"),
@@ -129,14 +134,15 @@ pub async fn run(
 /// Renews this runner's claims, and takes back jobs whose runner died (another replica, or a
 /// process killed mid-job), at every beat.
 async fn beat(platform: Platform, runner: String, mut stop: watch::Receiver<bool>) {
+    let (stale, every) = stale_and_beat(&platform);
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(HEARTBEAT) => {
+            _ = tokio::time::sleep(every) => {
                 let now = crate::services::now();
                 if let Err(e) = platform.store.heartbeat_jobs(&runner, now).await {
                     tracing::warn!(error = %e, "job heartbeat failed");
                 }
-                match platform.store.requeue_stale_jobs(now - STALE_AFTER, now).await {
+                match platform.store.requeue_stale_jobs(now - stale, now).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(jobs = n, "requeued jobs whose runner stopped");

@@ -248,6 +248,7 @@ async fn send_home(
         mode: None,
         category: None,
         asserted: Vec::new(),
+        transports: crate::services::publishing::transport::sender_transports(&p, &manifest).await,
     };
     let answer: serde_json::Value = caller
         .post_json_delegated(

@@ -225,6 +225,7 @@ async fn transfer(
         mode: (op == Operation::Publish).then_some(params.mode.unwrap_or(PublishMode::Publish)),
         category: params.category,
         asserted,
+        transports: super::transport::sender_transports(&p, &manifest).await,
     };
     let answer: serde_json::Value = caller
         .post_json(peer, "/rpc/offer", &offer, Some(username))
@@ -276,14 +277,29 @@ pub(crate) async fn follow(
     remote: i64,
 ) -> Result<serde_json::Value, JobError> {
     let mut progress = Progress::default();
-    ctx.set_transport("http").await?;
     let mut state = JobState::Preparing;
+    let mut transport = String::new();
+    let mut cancelling = false;
     loop {
-        ctx.check_cancel().await?;
+        // A cancel here cancels the receiver's job too; its end (cancelled, or done when the
+        // cancel came after its commit) is this job's end.
+        if !cancelling && matches!(ctx.check_cancel().await, Err(JobError::Cancelled)) {
+            let path = format!("/rpc/jobs/{remote}/cancel");
+            let _: serde_json::Value = caller
+                .post_json(peer, &path, &serde_json::json!({}), None)
+                .await?;
+            cancelling = true;
+        }
         let doc: serde_json::Value = caller
             .get_json(peer, &format!("/rpc/jobs/{remote}"), None)
             .await?;
         let remote_state = doc["state"].as_str().unwrap_or("");
+        if let Some(t) = doc["transport"].as_str() {
+            if t != transport {
+                ctx.set_transport(t).await?;
+                transport = t.to_string();
+            }
+        }
         let next = match remote_state {
             "transferring" => Some(JobState::Transferring),
             "restoring" => Some(JobState::Restoring),
@@ -303,6 +319,7 @@ pub(crate) async fn follow(
         }
         match remote_state {
             "done" => return Ok(doc),
+            "cancelled" if cancelling => return Err(JobError::Cancelled),
             "failed" | "cancelled" => return Err(JobError::Final(remote_error(&doc))),
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
