@@ -996,6 +996,12 @@ async fn the_api_manages_sharing_and_deploys_home_with_the_deploy_key() {
         .filter(|m| m.kind == "job_done" && m.recipient.contains("alice@home.example"))
         .collect();
     assert_eq!(done.len(), 2, "{mail:?}");
+    // One mail per operation: the home, which ran the receiving side, does not mail her again.
+    let home_mail = a.platform.store.outbox(0, 50).await.unwrap();
+    assert!(
+        !home_mail.iter().any(|m| m.kind == "job_done"),
+        "{home_mail:?}"
+    );
     assert!(
         done[0].text_body.contains("deploy-home") && done[0].text_body.contains(&course_name),
         "{}",

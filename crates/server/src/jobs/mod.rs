@@ -163,13 +163,24 @@ async fn execute(platform: Platform, registry: Registry, runner: String, job: Jo
     let max_attempts = job.max_attempts;
     let actor_user = job.actor_user;
     let job_kind = job.kind.clone();
-    // Handlers name the course they work on in their params; the mail shows it.
-    let course_label = job
-        .params
-        .get("course_label")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    // Handlers name the course they work on in their params (`course_label`, or the id of a
+    // local `course`); the mail shows it.
+    let course_label = match (
+        job.params.get("course_label").and_then(|v| v.as_str()),
+        job.params.get("course").and_then(|v| v.as_i64()),
+    ) {
+        (Some(label), _) => label.to_string(),
+        (None, Some(id)) => platform
+            .store
+            .course(pf_domain::ids::CourseId(id))
+            .await
+            .map(|c| c.fullname.as_str().to_string())
+            .unwrap_or_default(),
+        (None, None) => String::new(),
+    };
+    // The receiving side of a transfer is followed by the initiator, which tells its own user:
+    // one mail per operation, not one per platform.
+    let tells_user = job.kind != crate::services::publishing::receive::KIND;
     let outcome = match registry.get(&job.kind) {
         None => JobOutcome::Failed {
             code: "failed".into(),
@@ -212,21 +223,28 @@ async fn execute(platform: Platform, registry: Registry, runner: String, job: Jo
         )),
         JobOutcome::Cancelled | JobOutcome::Retry { .. } => None,
     };
-    if let Err(e) = platform.store.finish_job(id, &runner, outcome).await {
-        tracing::warn!(job = %id, error = %e, "could not record the end of a job");
-        return;
-    }
-    if let (Some((kind, error)), Some(user)) = (ending, actor_user) {
-        // A mail that cannot be queued is logged; it never changes how the job ended.
-        if let Err(e) = notify_end(&platform, id, &job_kind, &course_label, user, kind, error).await
-        {
-            tracing::warn!(job = %id, error = %e, "could not notify the end of a job");
+    let mut mails = Vec::new();
+    if let (Some((kind, error)), Some(user), true) = (ending, actor_user, tells_user) {
+        // A mail that cannot be written is logged; it never changes how the job ended.
+        match end_mail(&platform, id, &job_kind, &course_label, user, kind, error).await {
+            Ok(m) => mails = m,
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "could not write the mail of a job's end")
+            }
         }
+    }
+    if let Err(e) = platform
+        .store
+        .finish_job_telling(id, &runner, outcome, mails)
+        .await
+    {
+        tracing::warn!(job = %id, error = %e, "could not record the end of a job");
     }
 }
 
-/// Tells the user who asked for a job that it ended (SPEC §7), in their language.
-async fn notify_end(
+/// The mail telling the user who asked for a job that it ended (SPEC §7), in their language;
+/// queued with the job's end.
+async fn end_mail(
     platform: &Platform,
     id: pf_domain::ids::JobId,
     job_kind: &str,
@@ -234,7 +252,7 @@ async fn notify_end(
     user: pf_domain::ids::UserId,
     kind: &str,
     error: String,
-) -> Result<(), crate::error::AppError> {
+) -> Result<Vec<pf_store::NewMail>, crate::error::AppError> {
     let recipient = platform.store.user(user).await?;
     let url = format!(
         "{}/jobs/{id}",
@@ -248,7 +266,7 @@ async fn notify_end(
         ("URL", url),
         ("ERROR", error),
     ];
-    crate::mail::notify(
+    let (mails, _) = crate::mail::render_for(
         platform,
         kind,
         &[recipient],
@@ -256,5 +274,5 @@ async fn notify_end(
         serde_json::json!({ "job": id.0 }),
     )
     .await?;
-    Ok(())
+    Ok(mails)
 }

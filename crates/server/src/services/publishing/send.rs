@@ -40,37 +40,9 @@ pub struct Send(pub Operation);
 impl JobHandler for Send {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let op = self.0;
-        Box::pin(async move {
-            let (p, job) = (ctx.platform.clone(), ctx.job().clone());
-            let outcome = run(op, ctx).await;
-            let error = match &outcome {
-                Ok(_) => None,
-                Err(JobError::Final(e)) => Some(e.message.clone()),
-                Err(_) => return outcome,
-            };
-            if let Err(e) = tell(&p, &job, error.as_deref()).await {
-                tracing::warn!(job = %job.id, error = %e.message, "could not queue the job's mail");
-            }
-            outcome
-        })
+        // The runner tells the acting user how the job ended (`jobs::run_one`).
+        Box::pin(run(op, ctx))
     }
-}
-
-/// Mails the acting user how the job ended.
-async fn tell(
-    p: &Platform,
-    job: &pf_store::JobRecord,
-    error: Option<&str>,
-) -> Result<(), AppError> {
-    let Some(user) = job.actor_user else {
-        return Ok(());
-    };
-    let params: SendParams =
-        serde_json::from_value(job.params.clone()).map_err(AppError::internal)?;
-    let user = p.store.user(user).await?;
-    let course = p.store.course(CourseId(params.course)).await?;
-    let name = format!("{} #{}", job.kind, job.id);
-    super::notify::job_ended(p, &user, &name, &course, error).await
 }
 
 /// The source capabilities the actor holds for `op` on the course (what the offer asserts);
