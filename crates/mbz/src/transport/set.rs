@@ -26,7 +26,8 @@ pub fn build_transport<B: BlobSource, W: Write>(
     blobs: &B,
     mut skeleton_out: W,
 ) -> Result<TransportSet> {
-    let (order, entries, index) = write::layout(course, blobs)?;
+    let layout = write::layout(course, blobs)?;
+    let (order, entries, index) = (&layout.order, &layout.entries, &layout.index);
     let mut h = HashingWriter {
         inner: &mut skeleton_out,
         hash: sha2::Sha256::new(),
@@ -39,7 +40,7 @@ pub fn build_transport<B: BlobSource, W: Write>(
         index.len() as u64,
     )?;
     let mut parts = Vec::new();
-    for (p, is_dir) in &order {
+    for (p, is_dir) in order {
         if *is_dir {
             continue;
         }
@@ -51,6 +52,11 @@ pub fn build_transport<B: BlobSource, W: Write>(
                 sha256: sha256.clone(),
             }),
             Body::Bytes(b) => tar_file(&mut h, p, &mut &b[..], e.size)?,
+            Body::FilesXml { base } => {
+                h.write_all(&ustar::header(p, e.size, false, ustar::FIXED_MTIME)?)?;
+                write::write_files_xml(&layout, base.as_deref(), blobs, &mut h, e.size)?;
+                h.write_all(&[0u8; 512][..ustar::padding(e.size)])?;
+            }
             Body::Stored(sha) => {
                 let mut r = blobs
                     .open_blob(sha)

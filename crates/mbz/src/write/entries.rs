@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::plan::{read_all, Body, OutEntry, RActivity, RSection, Resolved};
-use super::{native, patch};
+use super::{files_xml, native, patch};
 use crate::error::{MbzError, Result};
 use crate::staging::BlobSource;
 use crate::xml::{self, Element};
@@ -130,7 +130,19 @@ pub(crate) fn entries<B: BlobSource>(
             } else if path == "course/course.xml" {
                 patched(blobs, &part.sha256, path, |e| patch::course(e, &m.fields))?
             } else if path == "files.xml" {
-                patched(blobs, &part.sha256, path, |e| patch::files(e, r))?
+                let (changed, size) = files_xml::size(r, Some(&part.sha256), blobs)?;
+                if changed {
+                    let base = Some(part.sha256.clone());
+                    out.insert(
+                        path.clone(),
+                        OutEntry {
+                            size,
+                            body: Body::FilesXml { base },
+                        },
+                    );
+                    continue;
+                }
+                None
             } else if let (Some(rs), "section.xml") = (kept_secs.get(dir), file) {
                 let s = &m.sections[rs.idx];
                 patched(blobs, &part.sha256, path, |e| {
@@ -271,9 +283,9 @@ pub(crate) fn entries<B: BlobSource>(
     for (path, make) in defaults {
         if !out.contains_key(path) {
             if path == "files.xml" {
-                let mut root = Element::new("files");
-                patch::files(&mut root, r);
-                bytes(&mut out, path.into(), root.to_moodle_xml());
+                let (_, size) = files_xml::size(r, None, blobs)?;
+                let body = Body::FilesXml { base: None };
+                out.insert(path.into(), OutEntry { size, body });
             } else {
                 bytes(&mut out, path.into(), make());
             }

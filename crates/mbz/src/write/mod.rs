@@ -9,6 +9,7 @@
 //! always gives the same bytes.
 
 mod entries;
+mod files_xml;
 pub(crate) mod gzip;
 pub(crate) mod native;
 mod patch;
@@ -82,7 +83,12 @@ pub fn export_with<B: BlobSource, W: Write>(
     out: W,
     opts: &ExportOptions,
 ) -> Result<ExportSummary> {
-    let (order, entries, index) = layout(course, blobs)?;
+    let Layout {
+        order,
+        entries,
+        index,
+        resolved,
+    } = layout(course, blobs)?;
     let mtime = ustar::FIXED_MTIME;
 
     let mut gz = gzip_writer(out, opts)?;
@@ -115,6 +121,12 @@ pub fn export_with<B: BlobSource, W: Write>(
                 gz.set_level(opts.level)?;
                 write_file(&mut gz, p, &mut &b[..], e.size, mtime)?;
             }
+            Body::FilesXml { base } => {
+                gz.set_level(opts.level)?;
+                gz.write_all(&ustar::header(p, e.size, false, mtime)?)?;
+                files_xml::write_sized(&resolved, base.as_deref(), blobs, &mut gz, e.size)?;
+                gz.write_all(&[0u8; 512][..ustar::padding(e.size)])?;
+            }
             Body::Stored(sha) | Body::Blob { sha256: sha, .. } => {
                 let media = matches!(e.body, Body::Blob { media: true, .. });
                 gz.write_all(&ustar::header(p, e.size, false, mtime)?)?;
@@ -137,14 +149,30 @@ pub fn export_with<B: BlobSource, W: Write>(
     Ok(summary)
 }
 
-/// Entry order (directories flagged), file entries and the index text.
-pub(crate) type Layout = (
-    Vec<(String, bool)>,
-    BTreeMap<String, plan::OutEntry>,
-    String,
-);
+/// What an export writes, decided before the first byte.
+pub(crate) struct Layout<'a> {
+    /// Entry order (directories flagged).
+    pub order: Vec<(String, bool)>,
+    /// File entries by path.
+    pub entries: BTreeMap<String, plan::OutEntry>,
+    /// The `.ARCHIVE_INDEX` text.
+    pub index: String,
+    /// The course with every id decided (streamed bodies need it).
+    pub resolved: plan::Resolved<'a>,
+}
 
-pub(crate) fn layout<B: BlobSource>(course: &ExportCourse, blobs: &B) -> Result<Layout> {
+/// Write a [`Body::FilesXml`] entry's bytes.
+pub(crate) fn write_files_xml<B: BlobSource, W: Write>(
+    l: &Layout<'_>,
+    base: Option<&str>,
+    blobs: &B,
+    out: W,
+    size: u64,
+) -> Result<()> {
+    files_xml::write_sized(&l.resolved, base, blobs, out, size)
+}
+
+pub(crate) fn layout<'a, B: BlobSource>(course: &'a ExportCourse, blobs: &B) -> Result<Layout<'a>> {
     let resolved = plan::resolve(course, blobs)?;
     let entries = entries::entries(&resolved, blobs)?;
     // Directories implied by the file paths.
@@ -176,7 +204,12 @@ pub(crate) fn layout<B: BlobSource>(course: &ExportCourse, blobs: &B) -> Result<
         }
     }
 
-    Ok((order, entries, index))
+    Ok(Layout {
+        order,
+        entries,
+        index,
+        resolved,
+    })
 }
 
 /// The gzip stream every archive is written through.
