@@ -75,7 +75,7 @@ pub(crate) fn rewrite(
     if leaf == "filtercondition" {
         ctx.filter(&value);
     } else {
-        ctx.availability(&value, &mut Vec::new());
+        ctx.availability(&value, &[]);
     }
     if edits.is_empty() {
         return None;
@@ -151,13 +151,13 @@ impl Walk<'_> {
     }
 
     /// An availability tree: `{"op", "c": [...]}` or a condition `{"type"…}`.
-    fn availability(&mut self, v: &Value, path: &mut Vec<Seg>) {
+    fn availability(&mut self, v: &Value, path: &[Seg]) {
         let Value::Object(o) = v else { return };
         if let Some(Value::Array(c)) = o.get("c") {
             for (i, child) in c.iter().enumerate() {
                 let mut p = with(path, Seg::Key("c".into()));
                 p.push(Seg::Index(i));
-                self.availability(child, &mut p);
+                self.availability(child, &p);
             }
         }
         let Some(kind) = o.get("type").and_then(Value::as_str) else {
