@@ -88,7 +88,7 @@ pub(crate) fn write_sized<B: BlobSource, W: Write>(
     out: W,
     size: u64,
 ) -> Result<()> {
-    let mut c = CountingWriter { inner: out, n: 0 };
+    let mut c = CountingWriter::new(out);
     write(r, base, blobs, &mut c)?;
     if c.n != size {
         return Err(MbzError::Export(format!(
@@ -99,9 +99,16 @@ pub(crate) fn write_sized<B: BlobSource, W: Write>(
     Ok(())
 }
 
-struct CountingWriter<W> {
+/// Passes bytes through, counting them.
+pub(crate) struct CountingWriter<W> {
     inner: W,
-    n: u64,
+    pub n: u64,
+}
+
+impl<W> CountingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        CountingWriter { inner, n: 0 }
+    }
 }
 
 impl<W: Write> Write for CountingWriter<W> {
