@@ -25,6 +25,7 @@
 
 mod json;
 pub(crate) mod renumber;
+mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
@@ -246,6 +247,31 @@ pub fn graft<B: BlobSource, S: StagingSink>(
         let Some(part) = sb.parts.get(*path) else {
             continue;
         };
+        if *path == "questions.xml" {
+            let dst = base.parts.get(*path);
+            let new = stream::append_records(
+                blobs,
+                sink,
+                (path, root_name),
+                dst,
+                part,
+                limits,
+                |mut e| {
+                    if e.name != "question_category" {
+                        return Ok(None);
+                    }
+                    let ctx = e.child_text("contextid");
+                    question_ctxs.extend(ctx.and_then(|t| t.trim().parse::<i64>().ok()));
+                    ids.tree(&mut e);
+                    Ok(Some(e))
+                },
+            )?;
+            if let Some(new) = new {
+                out.staged.push(new.sha256.clone());
+                base.parts.insert(path.to_string(), new);
+            }
+            continue;
+        }
         let src = read(blobs, part, path, limits)?;
         let mut picked = Vec::new();
         for rec in *records {
@@ -255,14 +281,6 @@ pub fn graft<B: BlobSource, S: StagingSink>(
             };
             for e in container.into_iter().flat_map(|c| c.elems()) {
                 if e.name == name {
-                    if *path == "questions.xml" {
-                        if let Some(c) = e
-                            .child_text("contextid")
-                            .and_then(|t| t.trim().parse().ok())
-                        {
-                            question_ctxs.insert(c);
-                        }
-                    }
                     let mut e = e.clone();
                     ids.tree(&mut e);
                     picked.push((rec.split_once('/').map(|(c, _)| c), e));
@@ -316,33 +334,37 @@ pub fn graft<B: BlobSource, S: StagingSink>(
             .parts
             .get("files.xml")
             .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
-        let src = read(blobs, fpart, "files.xml", limits)?;
         let sha256: HashMap<i64, Option<String>> = source
             .course
             .files
             .iter()
             .filter_map(|f| Some((f.id?, f.sha256.clone())))
             .collect();
-        let mut dst = match base.parts.get("files.xml") {
-            Some(p) => read(blobs, p, "files.xml", limits)?,
-            None => Element::new("files"),
-        };
-        for e in src.elems().filter(|e| e.name == "file") {
-            let Some(id) = e.attr("id").and_then(|v| v.trim().parse::<i64>().ok()) else {
-                continue;
-            };
-            if !wanted.contains(&id) {
-                continue;
-            }
-            let mut e = e.clone();
-            ids.tree(&mut e);
-            let mut rec = crate::extract::file_record(&e);
-            rec.sha256 = sha256.get(&id).cloned().flatten();
-            out.files.push(rec);
-            append(&mut dst, None, e);
+        let dst = base.parts.get("files.xml");
+        let files = &mut out.files;
+        let new = stream::append_records(
+            blobs,
+            sink,
+            ("files.xml", "files"),
+            dst,
+            fpart,
+            limits,
+            |mut e| {
+                let id = e.attr("id").and_then(|v| v.trim().parse::<i64>().ok());
+                let Some(id) = id.filter(|i| e.name == "file" && wanted.contains(i)) else {
+                    return Ok(None);
+                };
+                ids.tree(&mut e);
+                let mut rec = crate::extract::file_record(&e);
+                rec.sha256 = sha256.get(&id).cloned().flatten();
+                files.push(rec);
+                Ok(Some(e))
+            },
+        )?;
+        if let Some(new) = new {
+            out.staged.push(new.sha256.clone());
+            base.parts.insert("files.xml".into(), new);
         }
-        let new = stage(sink, dst.to_moodle_xml(), &mut out.staged)?;
-        base.parts.insert("files.xml".into(), new);
     }
 
     base.max_id = base.max_id.max(ids.d.saturating_add(sb.max_id));
