@@ -26,7 +26,7 @@ use crate::model::{
     Activity, ActivityContent, ArchiveBase, BackupKind, CourseModel, ImportedArchive, PartRef,
     QuestionBank, Section, StripReport,
 };
-use crate::staging::{stage_bytes, stage_stream, StagingSink};
+use crate::staging::{key256, stage_bytes, stage_stream, StagedSet, StagingSink};
 use crate::stream::{self, strip::sha1_key};
 use crate::strip;
 use crate::xml::{self, Element};
@@ -48,7 +48,7 @@ pub fn import<R: Read + Seek, S: StagingSink>(
     limits: &Limits,
     sink: &mut S,
 ) -> Result<ImportedArchive> {
-    let mut staged = Staged::default();
+    let mut staged = StagedSet::default();
     let res = run(input, limits, sink, &mut staged);
     match res {
         Ok(a) => {
@@ -72,22 +72,6 @@ pub fn import<R: Read + Seek, S: StagingSink>(
             Err(e)
         }
     }
-}
-
-/// Everything this import staged (SHA-256 as bytes: 32 bytes per blob).
-#[derive(Default)]
-struct Staged(Vec<[u8; 32]>);
-
-impl Staged {
-    fn push(&mut self, sha256: &str) {
-        self.0.extend(key256(sha256));
-    }
-}
-
-fn key256(hex_sha256: &str) -> Option<[u8; 32]> {
-    let mut k = [0u8; 32];
-    hex::decode_to_slice(hex_sha256, &mut k).ok()?;
-    Some(k)
 }
 
 /// `files/ab/ab…40 hex` → the SHA-1.
@@ -114,7 +98,7 @@ fn pass1<R: Read + Seek, S: StagingSink>(
     input: R,
     limits: &Limits,
     sink: &mut S,
-    staged: &mut Staged,
+    staged: &mut StagedSet,
 ) -> Result<Pass1> {
     let mut blobs = HashMap::new();
     let mut parts = BTreeMap::new();
@@ -204,7 +188,7 @@ fn run<R: Read + Seek, S: StagingSink>(
     input: R,
     limits: &Limits,
     sink: &mut S,
-    staged: &mut Staged,
+    staged: &mut StagedSet,
 ) -> Result<ImportedArchive> {
     let Pass1 {
         container,
@@ -304,7 +288,7 @@ fn run<R: Read + Seek, S: StagingSink>(
 
 /// Record a part rewritten by a streamed strip (`None`: unchanged).
 fn restaged(
-    staged: &mut Staged,
+    staged: &mut StagedSet,
     parts: &mut BTreeMap<String, PartRef>,
     report: &mut StripReport,
     path: &str,
@@ -319,7 +303,7 @@ fn restaged(
 
 fn replace_if_changed<S: StagingSink>(
     sink: &mut S,
-    staged: &mut Staged,
+    staged: &mut StagedSet,
     parts: &mut BTreeMap<String, PartRef>,
     report: &mut StripReport,
     path: &str,

@@ -276,3 +276,19 @@ pub(crate) fn restage<S: StagingSink, T>(
         }
     }
 }
+
+/// Everything this import staged (SHA-256 as bytes: 32 bytes per blob).
+#[derive(Default)]
+pub(crate) struct StagedSet(pub Vec<[u8; 32]>);
+
+impl StagedSet {
+    pub(crate) fn push(&mut self, sha256: &str) {
+        self.0.extend(key256(sha256));
+    }
+}
+
+pub(crate) fn key256(hex_sha256: &str) -> Option<[u8; 32]> {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(hex_sha256, &mut k).ok()?;
+    Some(k)
+}

@@ -15,6 +15,11 @@ use std::ops::Range;
 use serde_json::Value;
 
 use super::renumber::Ids;
+use crate::error::{MbzError, Result};
+use crate::limits::Limits;
+use crate::model::ImportedArchive;
+use crate::staging::BlobSource;
+use crate::stream::{checked, Records};
 use crate::xml::{Element, Node};
 
 /// The ids a grafted backup carries, by kind (source ids).
@@ -351,6 +356,48 @@ fn value(
             Some(())
         }
     }
+}
+
+/// The ids the backup carries, for the JSON rewrite: its course modules,
+/// its activities' grade items, its groups and groupings, its question
+/// categories.
+pub(crate) fn known_ids<B: BlobSource>(
+    source: &ImportedArchive,
+    blobs: &B,
+    limits: &Limits,
+) -> Result<Known> {
+    let sb = &source.base;
+    let mut k = Known::default();
+    let id = |e: &Element| e.attr("id").and_then(|v| v.trim().parse::<i64>().ok());
+    for a in &source.course.activities {
+        let Some(cmid) = a.cmid else { continue };
+        k.cms.insert(cmid);
+        let path = format!("activities/{}_{cmid}/grades.xml", a.module);
+        if let Some(part) = sb.parts.get(&path) {
+            let t = super::read(blobs, part, &path, limits)?;
+            let items = t.child("grade_items").into_iter().flat_map(|g| g.elems());
+            k.grade_items.extend(items.filter_map(id));
+        }
+    }
+    if let Some(part) = sb.parts.get("groups.xml") {
+        let t = super::read(blobs, part, "groups.xml", limits)?;
+        k.groups
+            .extend(t.elems().filter(|e| e.name == "group").filter_map(id));
+        let gs = t.child("groupings").into_iter().flat_map(|g| g.elems());
+        k.groupings.extend(gs.filter_map(id));
+    }
+    if let Some(part) = sb.parts.get("questions.xml") {
+        let input = blobs
+            .open_blob(&part.sha256)
+            .map_err(|_| MbzError::MissingBlob(part.sha256.clone()))?;
+        let mut recs = Records::open(checked(input), "questions.xml", limits)?;
+        while let Some((_, rec)) = recs.next_step()? {
+            if let Some(rec) = rec.filter(|r| r.name == "question_category") {
+                k.question_categories.extend(id(&rec));
+            }
+        }
+    }
+    Ok(k)
 }
 
 #[cfg(test)]

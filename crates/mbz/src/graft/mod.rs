@@ -36,7 +36,6 @@ use crate::model::{
     Activity, ArchiveBase, BackupKind, FileRecord, ImportedArchive, PartRef, QuestionBank,
 };
 use crate::staging::{stage_bytes, BlobSource, StagingSink};
-use crate::stream::{checked, Records};
 use crate::xml::{self, Element, Node};
 use renumber::Ids;
 
@@ -181,7 +180,7 @@ pub fn graft<B: BlobSource, S: StagingSink>(
     // Ids inside JSON text move only when they are certainly the backup's.
     let rewriting = !(ids.d == 0 && ids.dst_course == ids.src_course);
     let known = if rewriting {
-        known_ids(source, blobs, limits)?
+        json::known_ids(source, blobs, limits)?
     } else {
         json::Known::default()
     };
@@ -372,48 +371,6 @@ pub fn graft<B: BlobSource, S: StagingSink>(
     out.staged.sort();
     out.staged.dedup();
     Ok(out)
-}
-
-/// The ids the backup carries, for the JSON rewrite: its course modules,
-/// its activities' grade items, its groups and groupings, its question
-/// categories.
-fn known_ids<B: BlobSource>(
-    source: &ImportedArchive,
-    blobs: &B,
-    limits: &Limits,
-) -> Result<json::Known> {
-    let sb = &source.base;
-    let mut k = json::Known::default();
-    let id = |e: &Element| e.attr("id").and_then(|v| v.trim().parse::<i64>().ok());
-    for a in &source.course.activities {
-        let Some(cmid) = a.cmid else { continue };
-        k.cms.insert(cmid);
-        let path = format!("activities/{}_{cmid}/grades.xml", a.module);
-        if let Some(part) = sb.parts.get(&path) {
-            let t = read(blobs, part, &path, limits)?;
-            let items = t.child("grade_items").into_iter().flat_map(|g| g.elems());
-            k.grade_items.extend(items.filter_map(id));
-        }
-    }
-    if let Some(part) = sb.parts.get("groups.xml") {
-        let t = read(blobs, part, "groups.xml", limits)?;
-        k.groups
-            .extend(t.elems().filter(|e| e.name == "group").filter_map(id));
-        let gs = t.child("groupings").into_iter().flat_map(|g| g.elems());
-        k.groupings.extend(gs.filter_map(id));
-    }
-    if let Some(part) = sb.parts.get("questions.xml") {
-        let input = blobs
-            .open_blob(&part.sha256)
-            .map_err(|_| MbzError::MissingBlob(part.sha256.clone()))?;
-        let mut recs = Records::open(checked(input), "questions.xml", limits)?;
-        while let Some((_, rec)) = recs.next_step()? {
-            if let Some(rec) = rec.filter(|r| r.name == "question_category") {
-                k.question_categories.extend(id(&rec));
-            }
-        }
-    }
-    Ok(k)
 }
 
 /// Append `e` to `root` (inside its child `container` when given, created if
