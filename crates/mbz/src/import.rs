@@ -9,7 +9,7 @@
 //! it, and stages the rewritten version when anything was removed. The parts
 //! that grow with the course (`files.xml`, `questions.xml`, bounded by
 //! [`Limits::max_stream_xml_bytes`]) are read and rewritten record by record
-//! instead ([`crate::stream`]), so memory does not grow with them. At the
+//! instead (module `stream`), so memory does not grow with them. At the
 //! end everything staged that no kept record or part refers to is removed
 //! from the sink; on error everything this import staged is removed.
 

@@ -163,7 +163,7 @@ fn strip_questions(
 }
 
 /// Question categories anywhere and `question`s directly in a `questions`
-/// element, as [`extract::question_counts`] counts them over a whole tree.
+/// element, as `extract::question_counts` counts them over a whole tree.
 fn count(rec: &Element, parent: &str, bank: &mut QuestionBank) {
     if rec.name == "question_category" {
         bank.categories += 1;

@@ -69,7 +69,7 @@ pub(crate) fn write<B: BlobSource, W: Write>(
     Ok(changed)
 }
 
-/// Size of the output of [`write`] and whether it differs from `base`.
+/// Size of the output of [`write()`] and whether it differs from `base`.
 pub(crate) fn size<B: BlobSource>(
     r: &Resolved<'_>,
     base: Option<&str>,
