@@ -1,9 +1,11 @@
 //! Import/export benchmark against `tar xzf` + `sync` and `tar czf`.
 //!
-//! `cargo run --release -p pf-mbz --example bench -- --size-gib 1`
-//! Generates a course (thousands of small files plus a few 300 MB
-//! pseudo-random "videos") in a temp dir, then times each side and prints
-//! ratios and peak RSS (VmHWM).
+//! `cargo run --release -p pf-mbz --example bench -- --size-gib 1 [--files N]`
+//! Generates a course (`--files` small files, 3000 by default, plus a few
+//! 300 MB pseudo-random "videos") in a temp dir (`BENCH_DIR` or the system
+//! temp dir), then times each side and prints ratios and the peak RSS
+//! (VmHWM) of the import and of the export, each measured from a reset
+//! (`/proc/self/clear_refs`).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -28,6 +30,20 @@ impl Rng {
             c.copy_from_slice(&v[..c.len()]);
         }
     }
+}
+
+/// Reset the peak RSS to the current RSS (Linux ≥ 4.0).
+fn reset_hwm() {
+    let _ = fs::write("/proc/self/clear_refs", "5");
+}
+
+fn vm_rss_kib() -> u64 {
+    let s = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn vm_hwm_kib() -> u64 {
@@ -74,7 +90,7 @@ fn blob(
     )
 }
 
-fn generate(root: &Path, size: u64) {
+fn generate(root: &Path, size: u64, small_count: u64) {
     let x = |s: &str| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{s}");
     fs::create_dir_all(root.join("course")).unwrap();
     fs::create_dir_all(root.join("sections/section_10")).unwrap();
@@ -87,11 +103,11 @@ fn generate(root: &Path, size: u64) {
     fs::write(root.join("activities/folder_20/module.xml"), x("<module id=\"20\">\n  <modulename>folder</modulename>\n  <sectionid>10</sectionid>\n  <sectionnumber>0</sectionnumber>\n  <visible>1</visible>\n</module>")).unwrap();
     fs::write(root.join("activities/folder_20/folder.xml"), x("<activity id=\"30\" moduleid=\"20\" modulename=\"folder\" contextid=\"50\">\n  <folder id=\"30\">\n    <name>Files</name>\n    <intro></intro>\n  </folder>\n</activity>")).unwrap();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut records = String::new();
+    let mut records = BufWriter::new(File::create(root.join("files.xml")).unwrap());
+    records.write_all(x("<files>\n").as_bytes()).unwrap();
     let videos = (size / 3 / (300 << 20)).clamp(1, 3);
     let video_bytes = videos * (300 << 20);
     let small_total = size.saturating_sub(video_bytes);
-    let small_count = 3000u64;
     let small_each = (small_total / small_count).max(1024);
     let words = [
         "moodle ",
@@ -107,56 +123,63 @@ fn generate(root: &Path, size: u64) {
         let n = small_each / 2 + rng.next() % small_each;
         let compressible = i % 2 == 0;
         let mut r = Rng(rng.next() | 1);
-        records.push_str(&blob(
-            root,
-            1000 + i as usize,
-            &format!("f{i}.txt"),
-            "text/plain",
-            &mut |w| {
-                let mut left = n;
-                let mut buf = vec![0u8; 4096];
-                while left > 0 {
-                    let k = buf.len().min(left as usize);
-                    if compressible {
-                        let mut o = 0;
-                        while o < k {
-                            let wd = words[(r.next() % 8) as usize].as_bytes();
-                            let c = wd.len().min(k - o);
-                            buf[o..o + c].copy_from_slice(&wd[..c]);
-                            o += c;
+        records
+            .write_all(
+                blob(
+                    root,
+                    1000 + i as usize,
+                    &format!("f{i}.txt"),
+                    "text/plain",
+                    &mut |w| {
+                        let mut left = n;
+                        let mut buf = vec![0u8; 4096];
+                        while left > 0 {
+                            let k = buf.len().min(left as usize);
+                            if compressible {
+                                let mut o = 0;
+                                while o < k {
+                                    let wd = words[(r.next() % 8) as usize].as_bytes();
+                                    let c = wd.len().min(k - o);
+                                    buf[o..o + c].copy_from_slice(&wd[..c]);
+                                    o += c;
+                                }
+                            } else {
+                                r.fill(&mut buf[..k]);
+                            }
+                            w.write_all(&buf[..k]).unwrap();
+                            left -= k as u64;
                         }
-                    } else {
-                        r.fill(&mut buf[..k]);
-                    }
-                    w.write_all(&buf[..k]).unwrap();
-                    left -= k as u64;
-                }
-                n
-            },
-        ));
+                        n
+                    },
+                )
+                .as_bytes(),
+            )
+            .unwrap();
     }
     for v in 0..videos {
         let mut r = Rng(rng.next() | 1);
-        records.push_str(&blob(
-            root,
-            9000 + v as usize,
-            &format!("video{v}.mp4"),
-            "video/mp4",
-            &mut |w| {
-                let mut buf = vec![0u8; 1 << 20];
-                for _ in 0..300 {
-                    r.fill(&mut buf);
-                    w.write_all(&buf).unwrap();
-                }
-                300 << 20
-            },
-        ));
+        records
+            .write_all(
+                blob(
+                    root,
+                    1_000_000_000 + v as usize,
+                    &format!("video{v}.mp4"),
+                    "video/mp4",
+                    &mut |w| {
+                        let mut buf = vec![0u8; 1 << 20];
+                        for _ in 0..300 {
+                            r.fill(&mut buf);
+                            w.write_all(&buf).unwrap();
+                        }
+                        300 << 20
+                    },
+                )
+                .as_bytes(),
+            )
+            .unwrap();
     }
-    fs::write(
-        root.join("files.xml"),
-        x(&format!("<files>\n{records}</files>")),
-    )
-    .unwrap();
+    records.write_all(b"</files>").unwrap();
+    records.flush().unwrap();
     for f in [
         "roles.xml",
         "groups.xml",
@@ -190,13 +213,26 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0);
     let size = (gib * f64::from(1u32 << 30)) as u64;
+    let files: u64 = args
+        .iter()
+        .position(|a| a == "--files")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
     let dir = std::env::var_os("BENCH_DIR")
         .map_or_else(std::env::temp_dir, Into::into)
         .join(format!("pf-mbz-bench-{}", std::process::id()));
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
-    println!("generating {gib} GiB in {}", dir.display());
-    generate(&src, size);
+    println!(
+        "generating {gib} GiB, {files} small files, in {}",
+        dir.display()
+    );
+    generate(&src, size, files);
+    println!(
+        "files.xml {} bytes",
+        fs::metadata(src.join("files.xml")).map_or(0, |m| m.len())
+    );
     sh("sync");
     let d = dir.display();
     let t_c = time("tar czf", || {
@@ -208,17 +244,27 @@ fn main() {
         ))
     });
     sh(&format!("rm -rf {d}/x"));
-    let hwm0 = vm_hwm_kib();
+    reset_hwm();
+    let rss0 = vm_rss_kib();
     let mut stage = DirStaging::new(dir.join("stage")).unwrap();
     let mut imported = None;
     let t_i = time("import + sync", || {
+        let t = Instant::now();
         imported =
             Some(import_file(&dir.join("input.mbz"), &Limits::default(), &mut stage).unwrap());
+        println!("  (import alone {:.2} s)", t.elapsed().as_secs_f64());
         sh("sync");
     });
-    println!("peak RSS after import {} MiB", vm_hwm_kib() / 1024);
+    let hwm_import = vm_hwm_kib();
     let a = imported.unwrap();
+    println!(
+        "imported: {} file records, {} blobs",
+        a.course.files.len(),
+        a.blobs.len()
+    );
     let course = ExportCourse::from(a);
+    reset_hwm();
+    let rss1 = vm_rss_kib();
     let t_e = time("export", || {
         let out = std::io::BufWriter::new(File::create(dir.join("out.mbz")).unwrap());
         export(&course, &stage, out).unwrap();
@@ -235,9 +281,11 @@ fn main() {
         t_e / t_c
     );
     println!(
-        "peak RSS (VmHWM) {} MiB (before import {} MiB; target < 100)",
+        "peak RSS (VmHWM) import {} MiB (from {} MiB), export {} MiB (from {} MiB, the imported model held); target < 100",
+        hwm_import / 1024,
+        rss0 / 1024,
         vm_hwm_kib() / 1024,
-        hwm0 / 1024
+        rss1 / 1024
     );
     let _ = fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,10 @@
 //! for the platform) into the sink; every other entry is staged raw. The
 //! second re-reads each staged XML part (bounded by
 //! [`Limits::max_xml_bytes`]), parses it with the hardened parser, strips
-//! it, and stages the rewritten version when anything was removed. At the
+//! it, and stages the rewritten version when anything was removed. The parts
+//! that grow with the course (`files.xml`, `questions.xml`, bounded by
+//! [`Limits::max_stream_xml_bytes`]) are read and rewritten record by record
+//! instead (module `stream`), so memory does not grow with them. At the
 //! end everything staged that no kept record or part refers to is removed
 //! from the sink; on error everything this import staged is removed.
 
@@ -23,7 +26,8 @@ use crate::model::{
     Activity, ActivityContent, ArchiveBase, BackupKind, CourseModel, ImportedArchive, PartRef,
     QuestionBank, Section, StripReport,
 };
-use crate::staging::{stage_bytes, stage_stream, StagingSink};
+use crate::staging::{key256, stage_bytes, stage_stream, StagedSet, StagingSink};
+use crate::stream::{self, strip::sha1_key};
 use crate::strip;
 use crate::xml::{self, Element};
 
@@ -44,25 +48,26 @@ pub fn import<R: Read + Seek, S: StagingSink>(
     limits: &Limits,
     sink: &mut S,
 ) -> Result<ImportedArchive> {
-    let mut staged: Vec<String> = Vec::new();
+    let mut staged = StagedSet::default();
     let res = run(input, limits, sink, &mut staged);
     match res {
         Ok(a) => {
-            let keep: HashSet<&str> = a
+            let keep: HashSet<[u8; 32]> = a
                 .base
                 .parts
                 .values()
                 .map(|p| p.sha256.as_str())
                 .chain(a.blobs.iter().map(String::as_str))
+                .filter_map(key256)
                 .collect();
-            for s in staged.iter().filter(|s| !keep.contains(s.as_str())) {
-                sink.remove(s)?;
+            for s in staged.0.iter().filter(|s| !keep.contains(*s)) {
+                sink.remove(&hex::encode(s))?;
             }
             Ok(a)
         }
         Err(e) => {
-            for s in &staged {
-                let _ = sink.remove(s);
+            for s in &staged.0 {
+                let _ = sink.remove(&hex::encode(s));
             }
             Err(e)
         }
@@ -84,7 +89,8 @@ pub(crate) fn blob_name(path: &str) -> Option<&str> {
 
 struct Pass1 {
     container: ContainerKind,
-    blobs: HashMap<String, (String, u64)>,
+    /// SHA-1 → SHA-256 of every staged blob.
+    blobs: HashMap<[u8; 20], [u8; 32]>,
     parts: BTreeMap<String, PartRef>,
 }
 
@@ -92,7 +98,7 @@ fn pass1<R: Read + Seek, S: StagingSink>(
     input: R,
     limits: &Limits,
     sink: &mut S,
-    staged: &mut Vec<String>,
+    staged: &mut StagedSet,
 ) -> Result<Pass1> {
     let mut blobs = HashMap::new();
     let mut parts = BTreeMap::new();
@@ -102,25 +108,28 @@ fn pass1<R: Read + Seek, S: StagingSink>(
         }
         if let Some(sha1) = blob_name(&meta.path) {
             let st = stage_stream(sink, data)?;
-            staged.push(st.sha256.clone());
+            staged.push(&st.sha256);
             if st.sha1 != sha1 {
                 return Err(MbzError::BlobHashMismatch {
                     path: meta.path.clone(),
                     actual: st.sha1,
                 });
             }
-            blobs.insert(st.sha1, (st.sha256, st.size));
+            if let (Some(k1), Some(k256)) = (sha1_key(&st.sha1), key256(&st.sha256)) {
+                blobs.insert(k1, k256);
+            }
             return Ok(());
         }
-        if meta.size > limits.max_xml_bytes {
+        let cap = stream::part_cap(&meta.path, limits);
+        if meta.size > cap {
             return Err(MbzError::EntryTooLarge {
                 path: meta.path.clone(),
                 size: meta.size,
-                limit: limits.max_xml_bytes,
+                limit: cap,
             });
         }
         let st = stage_stream(sink, data)?;
-        staged.push(st.sha256.clone());
+        staged.push(&st.sha256);
         parts.insert(
             meta.path.clone(),
             PartRef {
@@ -158,13 +167,6 @@ fn collect(path: &str, root: &Element, c: &mut Collected) {
     let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
     match (dir, file) {
         ("course", "course.xml") => c.course = Some(extract::course(root)),
-        ("", "questions.xml") => {
-            let (cats, qs) = extract::question_counts(root);
-            c.bank = QuestionBank {
-                categories: cats,
-                questions: qs,
-            };
-        }
         (d, "section.xml") if d.starts_with("sections/") => {
             c.sections.insert(d.to_owned(), extract::section(root));
         }
@@ -186,7 +188,7 @@ fn run<R: Read + Seek, S: StagingSink>(
     input: R,
     limits: &Limits,
     sink: &mut S,
-    staged: &mut Vec<String>,
+    staged: &mut StagedSet,
 ) -> Result<ImportedArchive> {
     let Pass1 {
         container,
@@ -216,44 +218,19 @@ fn run<R: Read + Seek, S: StagingSink>(
         &mroot,
     )?;
 
-    // files.xml next: later parts need the ids of removed records.
+    // files.xml next, record by record: later parts need the ids of
+    // removed records.
     let fref = parts
         .get("files.xml")
         .cloned()
         .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
-    let mut froot = load(sink, &fref, "files.xml", limits)?;
-    max_id = max_id.max(extract::max_id(&froot));
-    let orig = froot.digest();
-    let dropped_files = strip::strip_files(&mut froot);
-    report.files_removed = dropped_files.len() as u64;
-    replace_if_changed(
-        sink,
-        staged,
-        &mut parts,
-        &mut report,
-        "files.xml",
-        orig,
-        &froot,
-    )?;
-    let mut files = Vec::new();
-    let mut blob_set = Vec::new();
-    for f in froot.elems().filter(|f| f.name == "file") {
-        let mut rec = extract::file_record(f);
-        if rec.filename != "." && rec.contenthash != crate::EMPTY_SHA1 {
-            match blobs.get(&rec.contenthash) {
-                Some((sha256, _)) => {
-                    rec.sha256 = Some(sha256.clone());
-                    blob_set.push(sha256.clone());
-                }
-                None => warnings.push(format!(
-                    "file_missing_in_backup: {}{} ({})",
-                    rec.filepath, rec.filename, rec.contenthash
-                )),
-            }
-        }
-        files.push(rec);
-    }
-    drop(froot);
+    let (new, fo) = stream::strip::files(sink, &fref, limits, &blobs)?;
+    drop(blobs);
+    restaged(staged, &mut parts, &mut report, "files.xml", new);
+    max_id = max_id.max(fo.max_id);
+    report.files_removed = fo.dropped.len() as u64;
+    warnings.extend(fo.warnings);
+    let (dropped_files, files, mut blob_set) = (fo.dropped, fo.files, fo.blobs);
 
     // Every other part: drop, strip, or keep verbatim.
     let mut col = Collected::default();
@@ -271,6 +248,14 @@ fn run<R: Read + Seek, S: StagingSink>(
             continue;
         }
         let pref = parts[&path].clone();
+        if path == "questions.xml" {
+            let (new, qo) = stream::strip::questions(sink, &pref, limits)?;
+            restaged(staged, &mut parts, &mut report, &path, new);
+            max_id = max_id.max(qo.max_id);
+            report.records_removed += qo.removed;
+            col.bank = qo.bank;
+            continue;
+        }
         let mut root = load(sink, &pref, &path, limits)?;
         max_id = max_id.max(extract::max_id(&root));
         let orig = root.digest();
@@ -301,9 +286,24 @@ fn run<R: Read + Seek, S: StagingSink>(
     })
 }
 
+/// Record a part rewritten by a streamed strip (`None`: unchanged).
+fn restaged(
+    staged: &mut StagedSet,
+    parts: &mut BTreeMap<String, PartRef>,
+    report: &mut StripReport,
+    path: &str,
+    new: Option<PartRef>,
+) {
+    if let Some(p) = new {
+        staged.push(&p.sha256);
+        parts.insert(path.to_owned(), p);
+        report.rewritten_parts.push(path.to_owned());
+    }
+}
+
 fn replace_if_changed<S: StagingSink>(
     sink: &mut S,
-    staged: &mut Vec<String>,
+    staged: &mut StagedSet,
     parts: &mut BTreeMap<String, PartRef>,
     report: &mut StripReport,
     path: &str,
@@ -315,7 +315,7 @@ fn replace_if_changed<S: StagingSink>(
     }
     let bytes = new.to_moodle_xml();
     let st = stage_bytes(sink, &bytes)?;
-    staged.push(st.sha256.clone());
+    staged.push(&st.sha256);
     parts.insert(
         path.to_owned(),
         PartRef {

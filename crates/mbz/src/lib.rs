@@ -80,6 +80,7 @@ pub mod limits;
 pub mod model;
 pub mod scan;
 pub mod staging;
+mod stream;
 mod strip;
 pub mod transport;
 pub mod write;

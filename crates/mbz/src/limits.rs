@@ -15,8 +15,13 @@ pub struct Limits {
     pub bomb_threshold_bytes: u64,
     /// Absolute cap on expanded bytes.
     pub max_total_bytes: u64,
-    /// Largest XML (or other non-blob) part read into memory.
+    /// Largest XML (or other non-blob) part read into memory; also the
+    /// largest single record of a streamed part.
     pub max_xml_bytes: u64,
+    /// Largest part processed record by record instead of whole
+    /// (`files.xml`, `questions.xml`: they grow with the course).
+    #[serde(default = "default_stream_xml_bytes")]
+    pub max_stream_xml_bytes: u64,
     /// Largest single entry of any kind.
     pub max_entry_bytes: u64,
     /// Deepest XML element nesting accepted.
@@ -32,9 +37,14 @@ impl Default for Limits {
             bomb_threshold_bytes: 256 << 20,
             max_total_bytes: 50 << 30,
             max_xml_bytes: 64 << 20,
+            max_stream_xml_bytes: default_stream_xml_bytes(),
             max_entry_bytes: 50 << 30,
             max_xml_depth: 64,
             max_entries: 2_000_000,
         }
     }
+}
+
+fn default_stream_xml_bytes() -> u64 {
+    4 << 30
 }

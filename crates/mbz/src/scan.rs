@@ -7,7 +7,7 @@
 //! finding means the stripper has a bug; the caller fails the job.
 
 use std::fs::File;
-use std::io::{Read, Seek};
+use std::io::{BufRead, Read, Seek};
 use std::path::Path;
 
 use quick_xml::events::Event;
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::container::for_each_entry;
 use crate::error::{MbzError, Result};
 use crate::limits::Limits;
+use crate::stream::{self, Capped};
 
 /// One trace of user data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,20 +77,16 @@ pub fn scan<R: Read + Seek>(input: R, limits: &Limits) -> Result<ScanReport> {
         if !file.ends_with(".xml") {
             return Ok(());
         }
-        let mut bytes = Vec::new();
-        data.take(limits.max_xml_bytes + 1)
-            .read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > limits.max_xml_bytes {
+        let cap = stream::part_cap(p, limits);
+        if meta.size > cap {
             return Err(MbzError::EntryTooLarge {
                 path: p.to_owned(),
                 size: meta.size,
-                limit: limits.max_xml_bytes,
+                limit: cap,
             });
         }
-        for what in scan_xml(p, &bytes, limits.max_xml_depth)? {
-            found(what);
-        }
-        Ok(())
+        let input = Capped::new(stream::checked(data), limits.max_xml_bytes, cap);
+        scan_xml(p, input, limits.max_xml_depth, &mut found)
     })?;
     Ok(report)
 }
@@ -174,12 +171,28 @@ fn is_null(v: &str) -> bool {
     v.is_empty() || v == "$@NULL@$" || v == "0"
 }
 
-/// Scan one XML part; returns what was found.
-fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
-    let text = std::str::from_utf8(bytes).map_err(|_| MbzError::xml(part, "not valid UTF-8"))?;
-    let mut r = Reader::from_str(text);
+/// Children of records the checks below look at (others are not kept).
+const WATCHED: &[&str] = &[
+    "userid",
+    "component",
+    "filearea",
+    "filename",
+    "name",
+    "value",
+];
+
+/// Scan one XML part as it streams by (one event in memory at a time,
+/// bounded by the [`Capped`] reader); reports what it finds to `out`.
+fn scan_xml<R: BufRead>(
+    part: &str,
+    input: Capped<R>,
+    max_depth: usize,
+    out: &mut dyn FnMut(String),
+) -> Result<()> {
+    let mut r = Reader::from_reader(input);
+    let mut buf = Vec::new();
     let mut stack: Vec<String> = Vec::new();
-    let mut out = Vec::new();
+    let mut push = |what: String| out(what);
     let mut leaf_text = String::new();
     // Per-record state for files.xml, settings and overrides.
     let mut rec: Vec<(String, String)> = Vec::new();
@@ -189,9 +202,17 @@ fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
         part.ends_with(&format!("/{m}.xml"))
     };
     loop {
-        let ev = r
-            .read_event()
-            .map_err(|e| MbzError::xml(part, e.to_string()))?;
+        buf.clear();
+        r.get_mut().mark();
+        let res = r.read_event_into(&mut buf);
+        if r.get_mut().over() {
+            return Err(MbzError::EntryTooLarge {
+                path: part.to_owned(),
+                size: r.get_ref().pos(),
+                limit: r.get_ref().limit_hit(),
+            });
+        }
+        let ev = res.map_err(|e| MbzError::xml(part, stream::io_reason(&e)))?;
         match ev {
             Event::DocType(_) => return Err(MbzError::xml(part, "DOCTYPE is not allowed")),
             Event::Start(ref s) | Event::Empty(ref s) => {
@@ -199,21 +220,23 @@ fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
                 let name = String::from_utf8_lossy(s.name().as_ref()).into_owned();
                 let parent = stack.last().map_or("", String::as_str);
                 if RECORDS.iter().any(|(p, c)| *p == parent && *c == name) {
-                    out.push(format!("user record <{name}> in <{parent}>"));
+                    push(format!("user record <{name}> in <{parent}>"));
                 }
                 if module_xml && parent == "grades" && name == "grade" {
-                    out.push("per-user grade in the module's grades".into());
+                    push("per-user grade in the module's grades".into());
                 }
                 let choice = part.contains("/choice_") || part.contains("/survey_");
                 if module_xml && choice && parent == "answers" && name == "answer" {
-                    out.push("a user's answer".into());
+                    push("a user's answer".into());
                 }
                 if matches!(name.as_str(), "file" | "setting" | "override" | "enrol") {
                     rec.clear();
                 }
                 leaf_text.clear();
                 if empty {
-                    rec.push((name, String::new()));
+                    if WATCHED.contains(&name.as_str()) {
+                        rec.push((name, String::new()));
+                    }
                     continue;
                 }
                 if stack.len() >= max_depth {
@@ -235,10 +258,10 @@ fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
                                 .map_or("", |(_, v)| v.as_str())
                         };
                         if !is_null(get("userid")) {
-                            out.push(format!("file record keeps userid {}", get("userid")));
+                            push(format!("file record keeps userid {}", get("userid")));
                         }
                         if learner(get("component"), get("filearea")) {
-                            out.push(format!(
+                            push(format!(
                                 "learner file {}:{} {}",
                                 get("component"),
                                 get("filearea"),
@@ -263,7 +286,7 @@ fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
                                 | "grade_histories"
                         ) || n.ends_with("_userinfo");
                         if user && get("value").trim() != "0" {
-                            out.push(format!("setting {n} = {}", get("value")));
+                            push(format!("setting {n} = {}", get("value")));
                         }
                     }
                     "override" => {
@@ -272,22 +295,29 @@ fn scan_xml(part: &str, bytes: &[u8], max_depth: usize) -> Result<Vec<String>> {
                             .find(|(n, _)| n == "userid")
                             .map_or("", |(_, v)| v.as_str());
                         if !is_null(uid) {
-                            out.push(format!("override for user {uid}"));
+                            push(format!("override for user {uid}"));
                         }
                     }
                     "password"
                         if stack.last().map(String::as_str) == Some("enrol")
                             && !is_null(&leaf_text) =>
                     {
-                        out.push("enrolment password".into());
+                        push("enrolment password".into());
                     }
                     _ => {}
                 }
-                rec.push((name, std::mem::take(&mut leaf_text)));
+                if WATCHED.contains(&name.as_str()) {
+                    if rec.len() >= 4096 {
+                        rec.drain(..2048);
+                    }
+                    rec.push((name, std::mem::take(&mut leaf_text)));
+                } else {
+                    leaf_text.clear();
+                }
             }
             Event::Eof => break,
             _ => {}
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -204,3 +204,91 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn sha1_hex(bytes: &[u8]) -> String {
     hex::encode(sha1::Sha1::digest(bytes))
 }
+
+/// Hashes (SHA-256) and counts what goes through it.
+pub(crate) struct HashCount<W> {
+    pub inner: W,
+    hash: sha2::Sha256,
+    pub n: u64,
+}
+
+impl<W: Write> HashCount<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        HashCount {
+            inner,
+            hash: sha2::Sha256::new(),
+            n: 0,
+        }
+    }
+    pub(crate) fn finish(self) -> (W, String, u64) {
+        (self.inner, hex::encode(self.hash.finalize()), self.n)
+    }
+}
+
+impl<W: Write> Write for HashCount<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let k = self.inner.write(b)?;
+        self.hash.update(&b[..k]);
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Stage a new object written by `f` while it reads the staged object
+/// `src` (e.g. a part rewritten record by record). `f` says whether the new
+/// object is wanted; if not (or on error) it is thrown away. Returns the new
+/// object's SHA-256 and size when kept.
+pub(crate) fn restage<S: StagingSink, T>(
+    sink: &mut S,
+    src: &str,
+    f: impl FnOnce(Box<dyn Read + '_>, &mut dyn Write) -> Result<(bool, T)>,
+) -> Result<(Option<(String, u64)>, T)> {
+    let pending = sink.begin()?;
+    let mut w = HashCount::new(BufWriter::with_capacity(64 << 10, pending));
+    let res = match sink.open(src) {
+        Ok(r) => f(r, &mut w),
+        Err(e) => Err(e.into()),
+    };
+    let (buf, sha, n) = w.finish();
+    let pending = match buf.into_inner() {
+        Ok(p) => p,
+        Err(e) => {
+            let (err, bw) = e.into_parts();
+            sink.abort(bw.into_parts().0);
+            return Err(err.into());
+        }
+    };
+    match res {
+        Ok((true, t)) => {
+            sink.commit(pending, &sha)?;
+            Ok((Some((sha, n)), t))
+        }
+        Ok((false, t)) => {
+            sink.abort(pending);
+            Ok((None, t))
+        }
+        Err(e) => {
+            sink.abort(pending);
+            Err(e)
+        }
+    }
+}
+
+/// Everything this import staged (SHA-256 as bytes: 32 bytes per blob).
+#[derive(Default)]
+pub(crate) struct StagedSet(pub Vec<[u8; 32]>);
+
+impl StagedSet {
+    pub(crate) fn push(&mut self, sha256: &str) {
+        self.0.extend(key256(sha256));
+    }
+}
+
+pub(crate) fn key256(hex_sha256: &str) -> Option<[u8; 32]> {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(hex_sha256, &mut k).ok()?;
+    Some(k)
+}

@@ -242,8 +242,57 @@ fn strip_settings(root: &mut Element) {
     }
 }
 
+/// What happens to one `files.xml` record.
+pub(crate) enum FileVerdict {
+    /// A learner file: the record goes (with its id, when it has one).
+    Drop(Option<i64>),
+    /// Kept; `true` when its `userid` was cleared.
+    Keep(bool),
+}
+
+/// Strip one `files.xml` record (a child of the root) in place.
+pub(crate) fn strip_file_record(f: &mut Element) -> FileVerdict {
+    if f.name != "file" {
+        return FileVerdict::Keep(false);
+    }
+    let comp = f.child_text("component").unwrap_or_default();
+    let area = f.child_text("filearea").unwrap_or_default();
+    if learner_area(&comp, &area) {
+        return FileVerdict::Drop(f.attr("id").and_then(|v| v.parse().ok()));
+    }
+    if f.child_text("userid").is_some_and(|u| u != NULL) {
+        f.set_child_text("userid", NULL);
+        return FileVerdict::Keep(true);
+    }
+    FileVerdict::Keep(false)
+}
+
+/// Whether the root of a streamed part is itself a container of user
+/// records (then every record goes).
+pub(crate) fn root_is_container(name: &str) -> bool {
+    GENERIC.contains(&name)
+}
+
+/// Strip one record (a child of the root) of a streamed part other than
+/// `files.xml` (no module containers apply there). `None`: the record is a
+/// user override and goes; otherwise the number of records removed inside.
+pub(crate) fn strip_record(rec: &mut Element) -> Option<u64> {
+    let generic = |n: &str| GENERIC.contains(&n);
+    let mut removed = empty_containers(rec, 1, &generic);
+    if rec.name == "override" {
+        let uid = rec.child_text("userid").unwrap_or_default();
+        if !(uid.is_empty() || uid == NULL || uid == "0") {
+            return None;
+        }
+    }
+    removed += drop_user_overrides(rec);
+    Some(removed)
+}
+
 /// Strip `files.xml`: remove learner-area records, clear `userid` on the
-/// rest. Returns the ids of removed records.
+/// rest. Returns the ids of removed records. (The tree version, kept as the
+/// reference the streamed import is tested against.)
+#[cfg(test)]
 pub(crate) fn strip_files(root: &mut Element) -> HashSet<i64> {
     let mut dropped = HashSet::new();
     root.children.retain(|n| match n {

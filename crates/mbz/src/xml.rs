@@ -106,7 +106,7 @@ pub fn parse(bytes: &[u8], path: &str, max_depth: usize) -> Result<Element> {
     root.ok_or_else(|| MbzError::xml(path, "no root element"))
 }
 
-fn start_elem(s: &quick_xml::events::BytesStart<'_>, path: &str) -> Result<Element> {
+pub(crate) fn start_elem(s: &quick_xml::events::BytesStart<'_>, path: &str) -> Result<Element> {
     let name = std::str::from_utf8(s.name().as_ref())
         .map_err(|_| MbzError::xml(path, "bad tag name"))?
         .to_owned();
@@ -136,7 +136,7 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
     }
 }
 
-fn push_text(stack: &mut [Element], s: &str, path: &str) -> Result<()> {
+pub(crate) fn push_text(stack: &mut [Element], s: &str, path: &str) -> Result<()> {
     match stack.last_mut() {
         Some(parent) => {
             if let Some(Node::Text(prev)) = parent.children.last_mut() {
@@ -319,7 +319,8 @@ impl Element {
         out.into_bytes()
     }
 
-    fn write_into(&self, out: &mut String) {
+    /// Append the start tag `<name attrs…>` (children ignored).
+    pub(crate) fn write_open(&self, out: &mut String) {
         out.push('<');
         out.push_str(&self.name);
         for (k, v) in &self.attrs {
@@ -330,6 +331,11 @@ impl Element {
             out.push('"');
         }
         out.push('>');
+    }
+
+    /// Append the element as Moodle's writer would (no prolog).
+    pub(crate) fn write_into(&self, out: &mut String) {
+        self.write_open(out);
         for n in &self.children {
             match n {
                 Node::Elem(e) => e.write_into(out),
@@ -349,7 +355,7 @@ pub fn leaf(name: &str, text: &str) -> Element {
     e
 }
 
-fn escape_into(s: &str, out: &mut String, attr: bool) {
+pub(crate) fn escape_into(s: &str, out: &mut String, attr: bool) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

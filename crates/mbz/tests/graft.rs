@@ -4,7 +4,7 @@
 //! Moodle backup whose ids do not collide, and re-importing it gives the same course.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use pf_mbz::xml::Element;
@@ -410,4 +410,55 @@ fn a_native_course_adopts_the_backup() {
     );
     assert_eq!(view(&back.a.course), view(&exp.course));
     assert_eq!(back.a.question_bank, quiz.a.question_bank);
+}
+
+#[test]
+fn ids_inside_availability_json_follow_the_grafted_activities() {
+    let course = import_one(&fixture("moodle__moodle__deadlock.mbz"));
+    let mut gap = import_one(&fixture(
+        "marcusgreen__moodle-qtype_gapfill__gapfill_question_type_demo_m27.mbz",
+    ));
+    let acts = gap.a.course.activities.clone();
+    assert!(acts.len() >= 2);
+    let (a, b) = (&acts[0], &acts[1]);
+    let path = format!("activities/{}_{}/module.xml", a.module, a.cmid.unwrap());
+    let mut m = part(&gap.stage, &gap.a, &path).unwrap();
+    let json = format!(
+        r#"{{"op":"&","c":[{{"type":"completion","cm":{},"e":1}},{{"type":"completion","cm":987654,"e":1}}],"showc":[true,true]}}"#,
+        b.cmid.unwrap()
+    );
+    assert!(m.set_child_text("availability", &json), "no <availability>");
+    let bytes = m.to_moodle_xml();
+    let sha = pf_mbz::staging::sha256_hex(&bytes);
+    let mut w = gap.stage.begin().unwrap();
+    w.write_all(&bytes).unwrap();
+    gap.stage.commit(w, &sha).unwrap();
+    gap.a.base.parts.insert(
+        path,
+        PartRef {
+            sha256: sha,
+            size: bytes.len() as u64,
+        },
+    );
+
+    let (_, g, back) = graft_into("availability", &course, &gap).unwrap();
+    let (na, nb) = (&g.activities[0], &g.activities[1]);
+    assert_eq!(nb.cmid.unwrap(), b.cmid.unwrap() + course.a.base.max_id);
+    let new_path = format!("activities/{}_{}/module.xml", na.module, na.cmid.unwrap());
+    let m = part(&back.stage, &back.a, &new_path).unwrap();
+    let got = m.child_text("availability").unwrap();
+    assert_eq!(
+        got,
+        json.replace(
+            &format!("\"cm\":{},", b.cmid.unwrap()),
+            &format!("\"cm\":{},", nb.cmid.unwrap())
+        )
+    );
+    assert!(
+        g.warnings
+            .iter()
+            .any(|w| w.contains("course module 987654")),
+        "{:?}",
+        g.warnings
+    );
 }

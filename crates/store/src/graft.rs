@@ -2,6 +2,12 @@
 //! course"): activities join existing sections (by number) or new sections appended at the end,
 //! file rows follow, and the course's archive payload becomes the merged one. Nothing of the
 //! course is removed or renumbered. Blobs must already be in the blob store.
+//!
+//! The merged payload was computed from the payload the caller read; the write is conditional on
+//! it being still the course's (compared inside the transaction, and again in the `UPDATE`'s
+//! `WHERE`, which PostgreSQL re-checks after waiting for a concurrent writer's row lock). Two
+//! merges into one course at the same time cannot lose each other's update: the second one is a
+//! `Conflict` and changes nothing; the caller re-reads and tries again.
 
 use crate::activities::{append as append_activity, NewActivity};
 use crate::files::{check_hashes, insert as insert_file, NewFile};
@@ -57,27 +63,64 @@ fn check(add: &ContentAddition) -> StoreResult<()> {
 
 impl Store {
     /// Adds `add` to `course` and sets its archive payload, in one transaction (see the module
-    /// docs). A trashed or unknown course is `NotFound`; a section number the course does not
-    /// have is `Invalid`; either way nothing changes.
+    /// docs). `based_on` is the payload the merge was computed from (`None`: the course had
+    /// none); if the course's payload is no longer that one, the result is a `Conflict`. A
+    /// trashed or unknown course is `NotFound`; a section number the course does not have is
+    /// `Invalid`; in every one of these cases nothing changes.
     pub async fn add_course_content(
         &self,
         course: CourseId,
+        based_on: Option<&serde_json::Value>,
         archive_payload: Option<serde_json::Value>,
         add: ContentAddition,
     ) -> StoreResult<AddedContent> {
         check(&add)?;
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE courses SET archive_payload = $2, updated_at = $3
-             WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(course.0)
-        .bind(archive_payload.as_ref().map(json_text))
-        .bind(unix_now())
-        .execute(&mut *tx)
-        .await?;
+        let rows =
+            sqlx::query("SELECT archive_payload FROM courses WHERE id = $1 AND deleted_at IS NULL")
+                .bind(course.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::not_found(format!("course {course}")))?;
+        let current: Option<String> = row.try_get("archive_payload")?;
+        let current_value = match current.as_deref() {
+            None => None,
+            Some(t) => Some(serde_json::from_str::<serde_json::Value>(t).map_err(|e| {
+                StoreError::Corrupt {
+                    what: format!("course {course} archive payload: {e}"),
+                }
+            })?),
+        };
+        let changed = || StoreError::Conflict {
+            what: format!(
+                "course {course} changed while the backup was being merged into it; try again"
+            ),
+        };
+        if current_value.as_ref() != based_on {
+            return Err(changed());
+        }
+        let sql = match current {
+            Some(_) => {
+                "UPDATE courses SET archive_payload = $2, updated_at = $3
+                 WHERE id = $1 AND deleted_at IS NULL AND archive_payload = $4"
+            }
+            None => {
+                "UPDATE courses SET archive_payload = $2, updated_at = $3
+                 WHERE id = $1 AND deleted_at IS NULL AND archive_payload IS NULL"
+            }
+        };
+        let mut q = sqlx::query(sql)
+            .bind(course.0)
+            .bind(archive_payload.as_ref().map(json_text))
+            .bind(unix_now());
+        if let Some(old) = current {
+            q = q.bind(old);
+        }
+        let done = q.execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("course {course}")));
+            return Err(changed());
         }
         let mut out = AddedContent {
             sections: Vec::new(),

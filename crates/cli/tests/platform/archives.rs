@@ -1141,3 +1141,48 @@ async fn blob_gc_frees_what_nothing_refers_to_and_keeps_the_rest() {
     assert_eq!(f.cli(bin(), &["blobs", "gc", "--as", "tina"]).code, 1);
     f.stop().await;
 }
+
+/// Two `course import --into` of the same course at the same time: the merge that finds the
+/// course changed under it is computed again, so both land and the export carries both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_merges_into_one_course_at_once_both_land() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fab").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let id = import(&f, &fixture("deadlock"), &[])["course_id"]
+        .as_i64()
+        .unwrap();
+    let before = activity_names(&f, id);
+    let add = fixtures()
+        .into_iter()
+        .find(|p| is_activity_backup(p))
+        .unwrap();
+    let id_s = id.to_string();
+    let args = [
+        "course",
+        "import",
+        add.to_str().unwrap(),
+        "--into",
+        &id_s,
+        "--json",
+    ];
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let h: Vec<_> = (0..2).map(|_| s.spawn(|| f.cli(bin(), &args))).collect();
+        h.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    let after = activity_names(&f, id);
+    assert_eq!(after.len(), before.len() + 2 * listed_activities(&add));
+    // The payload has both grafts: the export lists every activity the course shows.
+    let out = tmp.path().join("both.mbz");
+    export(&f, id, &out);
+    assert!(pf_mbz::check_invariants(&out).unwrap().is_empty());
+    assert_eq!(listed_activities(&out), after.len());
+    let back = import(&f, &out, &[]);
+    assert_eq!(
+        activity_names(&f, back["course_id"].as_i64().unwrap()),
+        after
+    );
+    f.stop().await;
+}

@@ -23,7 +23,9 @@
 //! (its `moodle_backup.xml` and root parts, not its course or sections), with
 //! no renumbering; the course's native items get ids above it at export.
 
+mod json;
 pub(crate) mod renumber;
+mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
@@ -175,6 +177,14 @@ pub fn graft<B: BlobSource, S: StagingSink>(
         })
     };
 
+    // Ids inside JSON text move only when they are certainly the backup's.
+    let rewriting = !(ids.d == 0 && ids.dst_course == ids.src_course);
+    let known = if rewriting {
+        json::known_ids(source, blobs, limits)?
+    } else {
+        json::Known::default()
+    };
+
     // The activities and their parts, in their new directories.
     let mut ctxs: HashSet<i64> = HashSet::new();
     for a in &source.course.activities {
@@ -201,11 +211,12 @@ pub fn graft<B: BlobSource, S: StagingSink>(
                         .and_then(|t| t.trim().parse().ok())
                         .unwrap_or(section_number);
                 }
-                if ids.d == 0 && ids.dst_course == ids.src_course {
-                    part.clone()
-                } else {
+                if rewriting {
                     ids.tree(&mut tree);
+                    json::tree(&ids, &known, &mut tree, &new_path, &mut out.warnings);
                     stage(sink, tree.to_moodle_xml(), &mut out.staged)?
+                } else {
+                    part.clone()
                 }
             } else {
                 part.clone()
@@ -235,6 +246,31 @@ pub fn graft<B: BlobSource, S: StagingSink>(
         let Some(part) = sb.parts.get(*path) else {
             continue;
         };
+        if *path == "questions.xml" {
+            let dst = base.parts.get(*path);
+            let new = stream::append_records(
+                blobs,
+                sink,
+                (path, root_name),
+                dst,
+                part,
+                limits,
+                |mut e| {
+                    if e.name != "question_category" {
+                        return Ok(None);
+                    }
+                    let ctx = e.child_text("contextid");
+                    question_ctxs.extend(ctx.and_then(|t| t.trim().parse::<i64>().ok()));
+                    ids.tree(&mut e);
+                    Ok(Some(e))
+                },
+            )?;
+            if let Some(new) = new {
+                out.staged.push(new.sha256.clone());
+                base.parts.insert(path.to_string(), new);
+            }
+            continue;
+        }
         let src = read(blobs, part, path, limits)?;
         let mut picked = Vec::new();
         for rec in *records {
@@ -244,14 +280,6 @@ pub fn graft<B: BlobSource, S: StagingSink>(
             };
             for e in container.into_iter().flat_map(|c| c.elems()) {
                 if e.name == name {
-                    if *path == "questions.xml" {
-                        if let Some(c) = e
-                            .child_text("contextid")
-                            .and_then(|t| t.trim().parse().ok())
-                        {
-                            question_ctxs.insert(c);
-                        }
-                    }
                     let mut e = e.clone();
                     ids.tree(&mut e);
                     picked.push((rec.split_once('/').map(|(c, _)| c), e));
@@ -305,33 +333,37 @@ pub fn graft<B: BlobSource, S: StagingSink>(
             .parts
             .get("files.xml")
             .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
-        let src = read(blobs, fpart, "files.xml", limits)?;
         let sha256: HashMap<i64, Option<String>> = source
             .course
             .files
             .iter()
             .filter_map(|f| Some((f.id?, f.sha256.clone())))
             .collect();
-        let mut dst = match base.parts.get("files.xml") {
-            Some(p) => read(blobs, p, "files.xml", limits)?,
-            None => Element::new("files"),
-        };
-        for e in src.elems().filter(|e| e.name == "file") {
-            let Some(id) = e.attr("id").and_then(|v| v.trim().parse::<i64>().ok()) else {
-                continue;
-            };
-            if !wanted.contains(&id) {
-                continue;
-            }
-            let mut e = e.clone();
-            ids.tree(&mut e);
-            let mut rec = crate::extract::file_record(&e);
-            rec.sha256 = sha256.get(&id).cloned().flatten();
-            out.files.push(rec);
-            append(&mut dst, None, e);
+        let dst = base.parts.get("files.xml");
+        let files = &mut out.files;
+        let new = stream::append_records(
+            blobs,
+            sink,
+            ("files.xml", "files"),
+            dst,
+            fpart,
+            limits,
+            |mut e| {
+                let id = e.attr("id").and_then(|v| v.trim().parse::<i64>().ok());
+                let Some(id) = id.filter(|i| e.name == "file" && wanted.contains(i)) else {
+                    return Ok(None);
+                };
+                ids.tree(&mut e);
+                let mut rec = crate::extract::file_record(&e);
+                rec.sha256 = sha256.get(&id).cloned().flatten();
+                files.push(rec);
+                Ok(Some(e))
+            },
+        )?;
+        if let Some(new) = new {
+            out.staged.push(new.sha256.clone());
+            base.parts.insert("files.xml".into(), new);
         }
-        let new = stage(sink, dst.to_moodle_xml(), &mut out.staged)?;
-        base.parts.insert("files.xml".into(), new);
     }
 
     base.max_id = base.max_id.max(ids.d.saturating_add(sb.max_id));

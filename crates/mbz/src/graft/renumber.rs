@@ -27,9 +27,9 @@
 //! - encoded links in text, `$@NAME*ID@$`: the id is shifted (a `COURSE…`
 //!   link to the source course points at the joined course).
 //!
-//! Not rewritten: ids inside serialized PHP or JSON text (the `filtercondition`
-//! of Moodle 4 random-question sets, `availability` conditions); restore drops
-//! conditions that point at nothing.
+//! Ids inside JSON text (`availability` conditions, the `filtercondition` of
+//! Moodle 4 random-question sets) are moved by [`super::json`] when they are
+//! certainly the backup's own; serialized PHP is not rewritten.
 
 use crate::xml::{Element, Node};
 

@@ -10,7 +10,7 @@ use crate::error::{MbzError, Result};
 use crate::import::blob_name;
 use crate::model::ExportCourse;
 use crate::staging::BlobSource;
-use crate::write::{self, gzip_writer, plan::Body, ustar, ExportOptions};
+use crate::write::{self, gzip_writer, plan::Body, ustar, Ent, ExportOptions};
 
 /// The parts of an export, ready to be listed in a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,39 +26,39 @@ pub fn build_transport<B: BlobSource, W: Write>(
     blobs: &B,
     mut skeleton_out: W,
 ) -> Result<TransportSet> {
-    let (order, entries, index) = write::layout(course, blobs)?;
+    let layout = write::layout(course, blobs)?;
     let mut h = HashingWriter {
         inner: &mut skeleton_out,
         hash: sha2::Sha256::new(),
         n: 0,
     };
-    tar_file(
-        &mut h,
-        ".ARCHIVE_INDEX",
-        &mut index.as_bytes(),
-        index.len() as u64,
-    )?;
+    layout.write_index(&mut h)?;
     let mut parts = Vec::new();
-    for (p, is_dir) in &order {
-        if *is_dir {
-            continue;
-        }
-        let e = &entries[p];
-        match &e.body {
-            Body::Blob { sha256, .. } => parts.push(ManifestPart {
-                path: p.clone(),
-                size: e.size,
-                sha256: sha256.clone(),
+    layout.each(|p, ent| {
+        match ent {
+            Ent::Dir => {}
+            Ent::Blob { sha256, size, .. } => parts.push(ManifestPart {
+                path: p.to_owned(),
+                size,
+                sha256: sha256.to_owned(),
             }),
-            Body::Bytes(b) => tar_file(&mut h, p, &mut &b[..], e.size)?,
-            Body::Stored(sha) => {
-                let mut r = blobs
-                    .open_blob(sha)
-                    .map_err(|_| MbzError::MissingBlob(sha.clone()))?;
-                tar_file(&mut h, p, &mut r, e.size)?;
-            }
+            Ent::File(e) => match &e.body {
+                Body::Bytes(b) => tar_file(&mut h, p, &mut &b[..], e.size)?,
+                Body::FilesXml { base } => {
+                    h.write_all(&ustar::header(p, e.size, false, ustar::FIXED_MTIME)?)?;
+                    layout.write_files_xml(base.as_deref(), blobs, &mut h, e.size)?;
+                    h.write_all(&[0u8; 512][..ustar::padding(e.size)])?;
+                }
+                Body::Stored(sha) => {
+                    let mut r = blobs
+                        .open_blob(sha)
+                        .map_err(|_| MbzError::MissingBlob(sha.clone()))?;
+                    tar_file(&mut h, p, &mut r, e.size)?;
+                }
+            },
         }
-    }
+        Ok(())
+    })?;
     h.write_all(&[0u8; 1024])?;
     parts.push(ManifestPart {
         path: SKELETON.into(),

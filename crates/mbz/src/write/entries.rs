@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::plan::{read_all, Body, OutEntry, RActivity, RSection, Resolved};
-use super::{native, patch};
+use super::{files_xml, native, patch};
 use crate::error::{MbzError, Result};
 use crate::staging::BlobSource;
 use crate::xml::{self, Element};
@@ -130,7 +130,19 @@ pub(crate) fn entries<B: BlobSource>(
             } else if path == "course/course.xml" {
                 patched(blobs, &part.sha256, path, |e| patch::course(e, &m.fields))?
             } else if path == "files.xml" {
-                patched(blobs, &part.sha256, path, |e| patch::files(e, r))?
+                let (changed, size) = files_xml::size(r, Some(&part.sha256), blobs)?;
+                if changed {
+                    let base = Some(part.sha256.clone());
+                    out.insert(
+                        path.clone(),
+                        OutEntry {
+                            size,
+                            body: Body::FilesXml { base },
+                        },
+                    );
+                    continue;
+                }
+                None
             } else if let (Some(rs), "section.xml") = (kept_secs.get(dir), file) {
                 let s = &m.sections[rs.idx];
                 patched(blobs, &part.sha256, path, |e| {
@@ -271,36 +283,54 @@ pub(crate) fn entries<B: BlobSource>(
     for (path, make) in defaults {
         if !out.contains_key(path) {
             if path == "files.xml" {
-                let mut root = Element::new("files");
-                patch::files(&mut root, r);
-                bytes(&mut out, path.into(), root.to_moodle_xml());
+                let (_, size) = files_xml::size(r, None, blobs)?;
+                let body = Body::FilesXml { base: None };
+                out.insert(path.into(), OutEntry { size, body });
             } else {
                 bytes(&mut out, path.into(), make());
             }
         }
     }
 
-    // Blobs, each stored once under its SHA-1.
-    for rf in &r.files {
-        let f = &m.files[rf.idx];
-        if f.filename == "." || rf.sha1 == crate::EMPTY_SHA1 {
-            continue;
-        }
-        let Some(sha256) = &f.sha256 else { continue };
-        let path = format!("files/{}/{}", &rf.sha1[..2], rf.sha1);
-        if out.contains_key(&path) {
-            continue;
-        }
-        out.insert(
-            path,
-            OutEntry {
-                size: f.size,
-                body: Body::Blob {
-                    sha256: sha256.clone(),
-                    media: is_media(f.mimetype.as_deref(), &f.filename),
-                },
-            },
-        );
-    }
     Ok(out)
+}
+
+/// Archive path of a blob (`sha1` has at least two ASCII characters: see
+/// [`blob_list`]).
+pub(crate) fn blob_path(sha1: &str) -> String {
+    format!("files/{}/{sha1}", &sha1[..2])
+}
+
+/// The blobs to store, each once under its SHA-1: indexes into `r.files`
+/// (the first record of each SHA-1), sorted by archive path. Kept compact
+/// (4 bytes a blob): a course may have hundreds of thousands of files.
+pub(crate) fn blob_list(r: &Resolved<'_>, parts: &BTreeMap<String, OutEntry>) -> Result<Vec<u32>> {
+    let m = &r.course.course;
+    let mut v = Vec::new();
+    for (i, rf) in r.files.iter().enumerate() {
+        let f = &m.files[rf.idx];
+        if f.filename == "." || rf.sha1 == crate::EMPTY_SHA1 || f.sha256.is_none() {
+            continue;
+        }
+        if rf.sha1.len() < 2 || !rf.sha1.is_char_boundary(2) || !rf.sha1.is_ascii() {
+            return Err(MbzError::Export(format!(
+                "file {:?} has a bad contenthash {:?}",
+                f.filename, rf.sha1
+            )));
+        }
+        v.push(u32::try_from(i).map_err(|_| MbzError::Export("too many files".into()))?);
+    }
+    let sha = |i: &u32| r.files[*i as usize].sha1.as_str();
+    // With at least two ASCII characters each, `files/xx/<sha1>` sorts as the SHA-1 does.
+    v.sort_by(|a, b| sha(a).cmp(sha(b)));
+    v.dedup_by(|a, b| sha(a) == sha(b));
+    if parts.keys().any(|k| k.starts_with("files/")) {
+        v.retain(|i| !parts.contains_key(&blob_path(sha(i))));
+    }
+    Ok(v)
+}
+
+/// Whether a blob is compressed with the media level.
+pub(crate) fn media(f: &crate::model::FileRecord) -> bool {
+    is_media(f.mimetype.as_deref(), &f.filename)
 }

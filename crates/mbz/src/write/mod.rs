@@ -9,6 +9,7 @@
 //! always gives the same bytes.
 
 mod entries;
+mod files_xml;
 pub(crate) mod gzip;
 pub(crate) mod native;
 mod patch;
@@ -82,7 +83,7 @@ pub fn export_with<B: BlobSource, W: Write>(
     out: W,
     opts: &ExportOptions,
 ) -> Result<ExportSummary> {
-    let (order, entries, index) = layout(course, blobs)?;
+    let l = layout(course, blobs)?;
     let mtime = ustar::FIXED_MTIME;
 
     let mut gz = gzip_writer(out, opts)?;
@@ -90,63 +91,192 @@ pub fn export_with<B: BlobSource, W: Write>(
         files: 1,
         directories: 0,
         blobs: 0,
-        content_bytes: index.len() as u64,
+        content_bytes: l.index_size,
         archive_bytes: 0,
     };
-    write_file(
-        &mut gz,
-        ".ARCHIVE_INDEX",
-        &mut index.as_bytes(),
-        index.len() as u64,
-        mtime,
-    )?;
+    l.write_index(&mut gz)?;
     let mut buf = vec![0u8; 256 << 10];
-    for (p, is_dir) in &order {
-        if *is_dir {
-            gz.write_all(&ustar::header(p, 0, true, mtime)?)?;
-            summary.directories += 1;
-            continue;
-        }
-        let e = &entries[p];
-        summary.files += 1;
-        summary.content_bytes += e.size;
-        match &e.body {
-            Body::Bytes(b) => {
-                gz.set_level(opts.level)?;
-                write_file(&mut gz, p, &mut &b[..], e.size, mtime)?;
+    l.each(|p, ent| {
+        match ent {
+            Ent::Dir => {
+                gz.write_all(&ustar::header(p, 0, true, mtime)?)?;
+                summary.directories += 1;
+                return Ok(());
             }
-            Body::Stored(sha) | Body::Blob { sha256: sha, .. } => {
-                let media = matches!(e.body, Body::Blob { media: true, .. });
-                gz.write_all(&ustar::header(p, e.size, false, mtime)?)?;
-                gz.set_level(if media { opts.media_level } else { opts.level })?;
-                if matches!(e.body, Body::Blob { .. }) {
-                    summary.blobs += 1;
+            Ent::File(e) => {
+                summary.files += 1;
+                summary.content_bytes += e.size;
+                gz.set_level(opts.level)?;
+                match &e.body {
+                    Body::Bytes(b) => write_file(&mut gz, p, &mut &b[..], e.size, mtime)?,
+                    Body::FilesXml { base } => {
+                        gz.write_all(&ustar::header(p, e.size, false, mtime)?)?;
+                        l.write_files_xml(base.as_deref(), blobs, &mut gz, e.size)?;
+                        gz.write_all(&[0u8; 512][..ustar::padding(e.size)])?;
+                    }
+                    Body::Stored(sha) => {
+                        gz.write_all(&ustar::header(p, e.size, false, mtime)?)?;
+                        let mut r = blobs
+                            .open_blob(sha)
+                            .map_err(|_| MbzError::MissingBlob(sha.clone()))?;
+                        copy_exact(&mut *r, &mut gz, e.size, p, &mut buf)?;
+                        gz.write_all(&[0u8; 512][..ustar::padding(e.size)])?;
+                    }
                 }
+            }
+            Ent::Blob {
+                sha256,
+                size,
+                media,
+            } => {
+                summary.files += 1;
+                summary.blobs += 1;
+                summary.content_bytes += size;
+                gz.write_all(&ustar::header(p, size, false, mtime)?)?;
+                gz.set_level(if media { opts.media_level } else { opts.level })?;
                 let mut r = blobs
-                    .open_blob(sha)
-                    .map_err(|_| MbzError::MissingBlob(sha.clone()))?;
-                copy_exact(&mut *r, &mut gz, e.size, p, &mut buf)?;
+                    .open_blob(sha256)
+                    .map_err(|_| MbzError::MissingBlob(sha256.to_owned()))?;
+                copy_exact(&mut *r, &mut gz, size, p, &mut buf)?;
                 gz.set_level(opts.level)?;
-                gz.write_all(&[0u8; 512][..ustar::padding(e.size)])?;
+                gz.write_all(&[0u8; 512][..ustar::padding(size)])?;
             }
         }
-    }
+        Ok(())
+    })?;
     gz.write_all(&[0u8; 1024])?;
     let (_, n) = gz.finish()?;
     summary.archive_bytes = n;
     Ok(summary)
 }
 
-/// Entry order (directories flagged), file entries and the index text.
-pub(crate) type Layout = (
-    Vec<(String, bool)>,
-    BTreeMap<String, plan::OutEntry>,
-    String,
-);
+/// What an export writes, decided before the first byte. Blobs are kept as
+/// indexes into the resolved files, and the order and `.ARCHIVE_INDEX` are
+/// produced as they are written, so memory stays small per file.
+pub(crate) struct Layout<'a> {
+    /// The course with every id decided.
+    pub resolved: plan::Resolved<'a>,
+    /// File entries other than blobs, by path.
+    pub entries: BTreeMap<String, plan::OutEntry>,
+    /// Directories (flagged) and the paths of `entries`, sorted.
+    small: Vec<(String, bool)>,
+    /// Blobs: indexes into `resolved.files`, sorted by path, one per SHA-1.
+    blobs: Vec<u32>,
+    /// Size of the `.ARCHIVE_INDEX` text.
+    pub index_size: u64,
+}
 
-pub(crate) fn layout<B: BlobSource>(course: &ExportCourse, blobs: &B) -> Result<Layout> {
+/// One entry of the archive, in [`Layout::each`].
+pub(crate) enum Ent<'l> {
+    /// A directory.
+    Dir,
+    /// A part (XML and other non-blob files).
+    File(&'l plan::OutEntry),
+    /// A file blob.
+    Blob {
+        sha256: &'l str,
+        size: u64,
+        media: bool,
+    },
+}
+
+impl Layout<'_> {
+    /// Every entry after the index, in archive order (each directory right
+    /// before its contents).
+    pub(crate) fn each(&self, mut f: impl FnMut(&str, Ent<'_>) -> Result<()>) -> Result<()> {
+        let files = &self.resolved.course.course.files;
+        let (mut i, mut j) = (0, 0);
+        let mut path = String::new();
+        while i < self.small.len() || j < self.blobs.len() {
+            let blob = self.blobs.get(j).map(|k| &self.resolved.files[*k as usize]);
+            if let Some(rf) = blob {
+                path.clear();
+                path.push_str("files/");
+                path.push_str(&rf.sha1[..2]);
+                path.push('/');
+                path.push_str(&rf.sha1);
+            }
+            let take_small = match (self.small.get(i), blob) {
+                (Some((p, _)), Some(_)) => p.as_bytes() < path.as_bytes(),
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_small {
+                let (p, is_dir) = &self.small[i];
+                i += 1;
+                let ent = if *is_dir {
+                    Ent::Dir
+                } else {
+                    Ent::File(&self.entries[p])
+                };
+                f(p, ent)?;
+            } else if let Some(rf) = blob {
+                j += 1;
+                let rec = &files[rf.idx];
+                let sha256 = rec.sha256.as_deref().unwrap_or_default();
+                let media = entries::media(rec);
+                f(
+                    &path,
+                    Ent::Blob {
+                        sha256,
+                        size: rec.size,
+                        media,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the `.ARCHIVE_INDEX` text (its entries are those of [`Layout::each`]).
+    fn index_text<W: Write>(&self, w: &mut W) -> Result<()> {
+        let mtime = ustar::FIXED_MTIME;
+        let count = self.small.len() + self.blobs.len();
+        writeln!(w, "Moodle archive file index. Count: {count}")?;
+        self.each(|p, ent| {
+            match ent {
+                Ent::Dir => writeln!(w, "{p}\td\t0\t?")?,
+                Ent::File(e) => writeln!(w, "{p}\tf\t{}\t{mtime}", e.size)?,
+                Ent::Blob { size, .. } => writeln!(w, "{p}\tf\t{size}\t{mtime}")?,
+            }
+            Ok(())
+        })
+    }
+
+    /// Write the `.ARCHIVE_INDEX` tar entry (header, text, padding).
+    pub(crate) fn write_index<W: Write>(&self, w: &mut W) -> Result<()> {
+        let size = self.index_size;
+        w.write_all(&ustar::header(
+            ".ARCHIVE_INDEX",
+            size,
+            false,
+            ustar::FIXED_MTIME,
+        )?)?;
+        let mut c = files_xml::CountingWriter::new(&mut *w);
+        self.index_text(&mut c)?;
+        if c.n != size {
+            return Err(MbzError::Export("the index changed while written".into()));
+        }
+        w.write_all(&[0u8; 512][..ustar::padding(size)])?;
+        Ok(())
+    }
+
+    /// Write a [`Body::FilesXml`] entry's bytes.
+    pub(crate) fn write_files_xml<B: BlobSource, W: Write>(
+        &self,
+        base: Option<&str>,
+        blobs: &B,
+        out: W,
+        size: u64,
+    ) -> Result<()> {
+        files_xml::write_sized(&self.resolved, base, blobs, out, size)
+    }
+}
+
+pub(crate) fn layout<'a, B: BlobSource>(course: &'a ExportCourse, blobs: &B) -> Result<Layout<'a>> {
     let resolved = plan::resolve(course, blobs)?;
     let entries = entries::entries(&resolved, blobs)?;
+    let blob_list = entries::blob_list(&resolved, &entries)?;
     // Directories implied by the file paths.
     let mut dirs = BTreeSet::new();
     for p in entries.keys() {
@@ -158,25 +288,33 @@ pub(crate) fn layout<B: BlobSource>(course: &ExportCourse, blobs: &B) -> Result<
             dirs.insert(acc.clone());
         }
     }
-    // One ordered list: each directory right before its contents.
-    let mut order: Vec<(String, bool)> = dirs
+    if !blob_list.is_empty() {
+        dirs.insert("files/".to_string());
+    }
+    let mut prefixes = BTreeSet::new();
+    for k in &blob_list {
+        let sha1 = &resolved.files[*k as usize].sha1;
+        if prefixes.insert(&sha1[..2]) {
+            dirs.insert(format!("files/{}/", &sha1[..2]));
+        }
+    }
+    let mut small: Vec<(String, bool)> = dirs
         .into_iter()
         .map(|d| (d, true))
         .chain(entries.keys().map(|k| (k.clone(), false)))
         .collect();
-    order.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-
-    let mtime = ustar::FIXED_MTIME;
-    let mut index = format!("Moodle archive file index. Count: {}\n", order.len());
-    for (p, is_dir) in &order {
-        if *is_dir {
-            index.push_str(&format!("{p}\td\t0\t?\n"));
-        } else {
-            index.push_str(&format!("{p}\tf\t{}\t{mtime}\n", entries[p].size));
-        }
-    }
-
-    Ok((order, entries, index))
+    small.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut l = Layout {
+        resolved,
+        entries,
+        small,
+        blobs: blob_list,
+        index_size: 0,
+    };
+    let mut c = crate::stream::Counter::default();
+    l.index_text(&mut c)?;
+    l.index_size = c.0;
+    Ok(l)
 }
 
 /// The gzip stream every archive is written through.

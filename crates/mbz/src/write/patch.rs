@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::native::{self, empty, indent, setting};
+use super::native::{empty, indent, setting};
 use super::plan::Resolved;
 use crate::model::{opt, Activity, BackupKind, CourseFields, Section, NULL};
 use crate::xml::{leaf, Element, Node};
@@ -80,24 +80,6 @@ pub(crate) fn moddata(root: &mut Element, a: &Activity) {
     }
     if let Some(url) = &a.content.external_url {
         set_if(m, "externalurl", url, false);
-    }
-}
-
-pub(crate) fn files(root: &mut Element, r: &Resolved<'_>) {
-    let keep: HashSet<i64> = r.files.iter().filter(|f| !f.native).map(|f| f.id).collect();
-    root.children.retain(|n| match n {
-        Node::Elem(f) if f.name == "file" => f
-            .attr("id")
-            .and_then(|v| v.parse().ok())
-            .is_some_and(|id| keep.contains(&id)),
-        _ => true,
-    });
-    for rf in r.files.iter().filter(|f| f.native) {
-        let rec = &r.course.course.files[rf.idx];
-        root.push_indented(native::file_elem(rec, rf.id, rf.ctx, &rf.sha1), 0);
-    }
-    if root.elems().next().is_none() {
-        root.children = vec![Node::Text("\n".into())];
     }
 }
 

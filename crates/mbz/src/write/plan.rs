@@ -53,7 +53,11 @@ pub(crate) struct Resolved<'a> {
 pub(crate) enum Body {
     Bytes(Vec<u8>),
     Stored(String),
-    Blob { sha256: String, media: bool },
+    /// `files.xml`, streamed at write time from the preserved one (its
+    /// SHA-256) or from nothing ([`super::files_xml`]).
+    FilesXml {
+        base: Option<String>,
+    },
 }
 
 /// One file entry of the output.

@@ -198,7 +198,7 @@ async fn adding_content_keeps_everything_and_appends() {
         };
         // An unknown section number, or a file pointing nowhere, changes nothing.
         let refused = s
-            .add_course_content(c, Some(serde_json::json!({"x": 1})), add(7))
+            .add_course_content(c, None, Some(serde_json::json!({"x": 1})), add(7))
             .await;
         assert!(
             matches!(refused, Err(StoreError::Invalid(_))),
@@ -207,7 +207,7 @@ async fn adding_content_keeps_everything_and_appends() {
         let mut bad = add(0);
         bad.files.push(file(Some((2, 0))));
         assert!(matches!(
-            s.add_course_content(c, None, bad).await,
+            s.add_course_content(c, None, None, bad).await,
             Err(StoreError::Invalid(_))
         ));
         assert_eq!(s.sections(c).await.unwrap().len(), 1);
@@ -215,7 +215,7 @@ async fn adding_content_keeps_everything_and_appends() {
         assert_eq!(s.course(c).await.unwrap().archive_payload, None);
 
         let done = s
-            .add_course_content(c, Some(serde_json::json!({"x": 1})), add(0))
+            .add_course_content(c, None, Some(serde_json::json!({"x": 1})), add(0))
             .await
             .unwrap();
         let sections = s.sections(c).await.unwrap();
@@ -243,6 +243,71 @@ async fn adding_content_keeps_everything_and_appends() {
             s.course(c).await.unwrap().archive_payload,
             Some(serde_json::json!({"x": 1}))
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn merges_from_a_stale_payload_are_conflicts_and_change_nothing() {
+    use pf_store::{ContentAddition, TreeActivity};
+    use serde_json::json;
+    each_backend(|db| async move {
+        let s = &db.store;
+        let (_, c) = course(s, "RACE").await;
+        s.add_section(c, "general", true).await.unwrap();
+        let add = |name: &str| ContentAddition {
+            existing: vec![(
+                0,
+                vec![TreeActivity {
+                    module: "quiz".into(),
+                    name: name.into(),
+                    intro: String::new(),
+                    visible: true,
+                    payload: serde_json::Value::Null,
+                }],
+            )],
+            ..ContentAddition::default()
+        };
+        let names = || async {
+            let acts = s.activities(c).await.unwrap();
+            acts.into_iter().map(|a| a.name).collect::<Vec<_>>()
+        };
+        let conflict = |r: &Result<_, StoreError>| matches!(r, Err(StoreError::Conflict { .. }));
+        let p0 = json!({"v": 0});
+
+        // The course has no payload: a merge computed from one is refused.
+        let r = s
+            .add_course_content(c, Some(&p0), Some(json!({"v": 5})), add("x"))
+            .await;
+        assert!(conflict(&r), "{r:?}");
+        s.add_course_content(c, None, Some(p0.clone()), add("first"))
+            .await
+            .unwrap();
+        // Computed before that first merge: refused, nothing added.
+        let r = s
+            .add_course_content(c, None, Some(json!({"v": 9})), add("stale"))
+            .await;
+        assert!(conflict(&r), "{r:?}");
+        assert_eq!(names().await, ["first"]);
+
+        // Two merges computed from the same payload at the same time: one wins, the other is a
+        // conflict; the winner's payload and activities are all there, nothing of the loser.
+        let (a, b) = tokio::join!(
+            s.add_course_content(c, Some(&p0), Some(json!({"v": 1})), add("a")),
+            s.add_course_content(c, Some(&p0), Some(json!({"v": 2})), add("b")),
+        );
+        assert!(a.is_ok() != b.is_ok(), "{a:?} / {b:?}");
+        assert!(conflict(&a) || conflict(&b));
+        let (winner, v) = if a.is_ok() { ("a", 1) } else { ("b", 2) };
+        assert_eq!(names().await, ["first", winner]);
+        let now = s.course(c).await.unwrap().archive_payload.unwrap();
+        assert_eq!(now, json!({ "v": v }));
+
+        // Re-read and try again: it goes through.
+        s.add_course_content(c, Some(&now), Some(json!({"v": 3})), add("again"))
+            .await
+            .unwrap();
+        assert_eq!(names().await, ["first", winner, "again"]);
     })
     .await;
 }

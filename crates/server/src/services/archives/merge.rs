@@ -11,7 +11,10 @@
 //! highest and appends its parts, file records and question categories to the course's archive
 //! skeleton, so a later export is one consistent Moodle backup. The new parts and blobs are in the
 //! blob store before the rows; the rows and the new payload are one transaction: a failure leaves
-//! the course exactly as it was.
+//! the course exactly as it was. That transaction only goes through if the course's payload is
+//! still the one the merge was computed from (`Store::add_course_content`'s `based_on`): when
+//! another merge got there first, the graft is computed again from the course as it is now (up
+//! to [`ATTEMPTS`] times), so two merges at once both land and neither is lost.
 
 use super::export::payload_base;
 use super::import::{stage_and_promote, tree_activity, tree_file, ImportOutcome};
@@ -22,7 +25,7 @@ use crate::services::Actor;
 use pf_domain::access::{Capability, Context};
 use pf_domain::ids::CourseId;
 use pf_mbz::{CourseFields, DirStaging, FileRecord, GraftTarget, Limits, QuestionBank, Section};
-use pf_store::{ContentAddition, TreeActivity, TreeSection};
+use pf_store::{ContentAddition, StoreError, TreeActivity, TreeSection};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +33,9 @@ use std::path::Path;
 fn item<T: serde::de::DeserializeOwned>(payload: &Value, key: &str) -> Option<T> {
     serde_json::from_value(payload.get(key)?.clone()).ok()
 }
+
+/// How many times a merge is computed again when the course changed under it.
+pub const ATTEMPTS: usize = 3;
 
 /// Adds the activities of the backup at `file` to the course `into` (needs `course:update`).
 pub async fn import_into(
@@ -43,6 +49,67 @@ pub async fn import_into(
         .await?;
     let promoted = stage_and_promote(p, file).await?;
     let source = promoted.archive;
+    let mut attempt = 0;
+    let (grafted, added_sections) = loop {
+        attempt += 1;
+        match merge_once(p, into, &source).await {
+            Ok(done) => break done,
+            Err(MergeError::Changed(e)) if attempt < ATTEMPTS => {
+                tracing::info!(course = %into, attempt, "course changed during a merge: {e}");
+            }
+            Err(MergeError::Changed(e)) => return Err(e.into()),
+            Err(MergeError::App(e)) => return Err(e),
+        }
+    };
+    let mut warnings = source.warnings.clone();
+    warnings.extend(grafted.warnings.iter().cloned());
+    let outcome = ImportOutcome {
+        course_id: into.0,
+        shortname: course.shortname.to_string(),
+        warnings,
+    };
+    p.audit(
+        actor,
+        "course.import_into",
+        format!("course:{into}"),
+        json!({
+            "mode": "merge",
+            "backup_kind": source.base.kind,
+            "archive_shortname": source.course.fields.shortname,
+            "activities_added": grafted.activities.len(),
+            "sections_added": added_sections,
+            "files_added": grafted.files.len(),
+            "had_users": source.base.info.had_users,
+            "attempts": attempt,
+            "warnings": outcome.warnings,
+        }),
+    )
+    .await?;
+    Ok(outcome)
+}
+
+/// Why one merge attempt did not land.
+enum MergeError {
+    /// The course's payload changed since it was read (another merge got there first).
+    Changed(StoreError),
+    /// Anything else: final.
+    App(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for MergeError {
+    fn from(e: E) -> Self {
+        MergeError::App(e.into())
+    }
+}
+
+/// One attempt: graft into the course as it is now and write it, conditional on the course's
+/// payload being unchanged. Returns the graft and the number of sections added.
+async fn merge_once(
+    p: &Platform,
+    into: CourseId,
+    source: &pf_mbz::ImportedArchive,
+) -> Result<(pf_mbz::Grafted, usize), MergeError> {
+    let course = p.store.course(into).await?;
     let payload = course.archive_payload.clone().unwrap_or(Value::Null);
     let base = payload_base(&payload);
     let fields: CourseFields = item(&payload, "fields").unwrap_or_default();
@@ -176,31 +243,14 @@ pub async fn import_into(
         new_sections,
         files,
     };
-    p.store
-        .add_course_content(into, Some(Value::Object(payload)), addition)
-        .await?;
-    let mut warnings = source.warnings.clone();
-    warnings.extend(grafted.warnings.iter().cloned());
-    let outcome = ImportOutcome {
-        course_id: into.0,
-        shortname: course.shortname.to_string(),
-        warnings,
-    };
-    p.audit(
-        actor,
-        "course.import_into",
-        format!("course:{into}"),
-        json!({
-            "mode": "merge",
-            "backup_kind": source.base.kind,
-            "archive_shortname": source.course.fields.shortname,
-            "activities_added": grafted.activities.len(),
-            "sections_added": added_sections,
-            "files_added": grafted.files.len(),
-            "had_users": source.base.info.had_users,
-            "warnings": outcome.warnings,
-        }),
-    )
-    .await?;
-    Ok(outcome)
+    let based_on = course.archive_payload.as_ref();
+    match p
+        .store
+        .add_course_content(into, based_on, Some(Value::Object(payload)), addition)
+        .await
+    {
+        Ok(_) => Ok((grafted, added_sections)),
+        Err(e @ StoreError::Conflict { .. }) => Err(MergeError::Changed(e)),
+        Err(e) => Err(e.into()),
+    }
 }
