@@ -825,3 +825,167 @@ async fn a_catalog_opens_and_closes_the_sessions_of_courses_it_deployed() {
     assert_eq!(refused.code.as_str(), "not_admitted", "{refused:?}");
     assert_eq!(course_json(&courses(&t).await, remote), &before);
 }
+
+/// The id, on `tp`, of its peer named `name` (the first one, for tests with unique names).
+async fn peer_id(tp: &TestPlatform, name: &str) -> i64 {
+    tp.platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no peer {name}"))
+        .id
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    // No grant: only the deployer's own account on the training platform admits a deploy (a).
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", ""]).await.code,
+        0
+    );
+    let physics = ok(&t, &["category", "add", "Physics", "--json"]).await["id"]
+        .as_i64()
+        .unwrap();
+    let (incoming, running, closed) = (
+        category(&t, "Incoming").await,
+        category(&t, "Running").await,
+        category(&t, "Closed").await,
+    );
+    ok(&c, &["network", "scan", "--json"]).await;
+    let course = super::publishing::course_from(&c, "sandbox-test").await;
+    let role = format!("deployer@course:{course}");
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "dora's long password\n").unwrap();
+    ok(
+        &c,
+        &[
+            "user",
+            "add",
+            "dora",
+            "--role",
+            &role,
+            "--password-file",
+            pw.path().to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    let creator = format!("coursecreator@category:{physics}");
+    ok(&t, &["user", "add", "tdora", "--role", &creator, "--json"]).await;
+    assert_eq!(
+        cli(&t, &["peer", "link", "cat", "dora", "--to", "tdora"])
+            .await
+            .code,
+        0
+    );
+    let tp = peer_id(&c, "train").await;
+    let option = |cat: i64| format!("value=\"{tp}:{cat}\"");
+
+    // Her picker: the target is offered (one category admits her), with Physics only.
+    let mut b = c.login("dora", "dora's long password").await;
+    let page = b.get(&format!("/course/{course}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(">train</option>"), "{}", page.body);
+    assert!(page.body.contains(&option(physics)), "{}", page.body);
+    for other in [incoming, running, closed] {
+        assert!(
+            !page.body.contains(&option(other)),
+            "{other}: {}",
+            page.body
+        );
+    }
+    // The receiver's one answer says the same (one signed call per target).
+    let peer = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id.0 == tp)
+        .unwrap();
+    let caller = pf_server::rpc::PeerCaller::new(&c.platform).unwrap();
+    let dora = pf_domain::user::Username::parse("dora").unwrap();
+    let scope: Value = caller
+        .post_json(
+            &peer,
+            "/rpc/admit-categories",
+            &json!({ "operation": "deploy", "asserted": ["publishflow:deploy"] }),
+            Some(&dora),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        scope["categories"],
+        json!([{ "id": physics, "admitted": "by_account" }]),
+        "{scope}"
+    );
+    assert_eq!(scope["landing_refused"]["code"], "missing_capability");
+
+    // Deploying into another category anyway: refused by the receiver, nothing created.
+    let refused = b
+        .post(
+            &format!("/course/{course}/deploy"),
+            &[
+                ("peer", &tp.to_string()),
+                ("category", &format!("{tp}:{running}")),
+            ],
+        )
+        .await;
+    if let Some(job) = refused.location().and_then(|l| l.strip_prefix("/jobs/")) {
+        let job = super::publishing::wait_job(&c, job).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["error"]["code"], "missing_capability", "{job}");
+    } else {
+        assert_ne!(refused.status, 303, "{}", refused.body);
+    }
+    assert!(courses(&t).await.is_empty());
+    // Into Physics: admitted, the course lands there.
+    let done = b
+        .post(
+            &format!("/course/{course}/deploy"),
+            &[
+                ("peer", &tp.to_string()),
+                ("category", &format!("{tp}:{physics}")),
+            ],
+        )
+        .await;
+    let job = done
+        .location()
+        .and_then(|l| l.strip_prefix("/jobs/"))
+        .unwrap()
+        .to_string();
+    let job = super::publishing::wait_job(&c, &job).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let id = job["result"]["course_id"].as_i64().unwrap();
+    assert_eq!(course_json(&courses(&t).await, id)["category"], physics);
+
+    // With the deploy grant (admission (b)), the admin may deploy anywhere: every category.
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", "deploy,sessions"])
+            .await
+            .code,
+        0
+    );
+    let mut admin = c.login("admin", ADMIN_PASSWORD).await;
+    let page = admin.get(&format!("/course/{course}")).await;
+    for cat in [incoming, running, closed, physics] {
+        assert!(page.body.contains(&option(cat)), "{cat}: {}", page.body);
+    }
+    // Without free category choice, no picker at all.
+    assert_eq!(
+        cli(&c, &["course", "set", &course, "--free-category", "off"])
+            .await
+            .code,
+        0
+    );
+    let page = admin.get(&format!("/course/{course}")).await;
+    assert!(!page.body.contains(&option(physics)), "{}", page.body);
+}

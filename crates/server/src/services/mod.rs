@@ -5,6 +5,7 @@
 //! input and render output; they never reach the store for a change directly.
 
 pub mod admission;
+pub mod admission_scope;
 pub mod archives;
 pub mod catalog;
 pub mod categories;

@@ -64,15 +64,13 @@ pub async fn panel_context(
         }
         if duties.training {
             let verdict = verdicts.get(&peer.id.0);
-            let allowed = verdict.is_some_and(|t| t.allowed);
-            let unavailable = verdict
-                .and_then(|t| t.reason.as_ref())
-                .is_some_and(|r| r["code"] == "peer_unreachable" || r["code"] == "unauthenticated");
-            if !allowed && !unavailable {
-                continue;
-            }
+            let landing = verdict.is_some_and(|t| t.allowed);
+            // Only the categories whose admission says yes (all of them for `deployeverywhere`).
+            let admitted = |id: i64| {
+                verdict.is_some_and(|t| t.categories.as_ref().is_none_or(|c| c.contains(&id)))
+            };
             let mut categories = Vec::new();
-            if free_category && allowed {
+            if free_category && verdict.is_some_and(|t| !unreachable(t)) {
                 let mut paths: HashMap<i64, String> = HashMap::new();
                 for r in p.store.remote_categories(peer.id).await? {
                     let path = match r.parent.and_then(|x| paths.get(&x)) {
@@ -80,11 +78,20 @@ pub async fn panel_context(
                         None => r.name.clone(),
                     };
                     paths.insert(r.remote_id, path.clone());
-                    categories.push(context! { id => r.remote_id, path });
+                    if admitted(r.remote_id) {
+                        categories.push(context! { id => r.remote_id, path });
+                    }
                 }
             }
+            // A target is offered when its landing category admits the user, or when the user
+            // may choose a category and at least one admits them.
+            let allowed = landing || !categories.is_empty();
+            let unavailable = verdict.is_some_and(unreachable);
+            if !allowed && !unavailable {
+                continue;
+            }
             trainings.push(
-                context! { id => peer.id.0, name => peer.name.as_str(), categories, allowed },
+                context! { id => peer.id.0, name => peer.name.as_str(), categories, allowed, landing },
             );
         }
     }
@@ -106,6 +113,13 @@ pub async fn panel_context(
         Vec::new()
     };
     Ok(context! { catalogs, trainings, factories, free_category, lineage })
+}
+
+/// A target whose dry run could not reach it (down, or refusing this platform's key).
+fn unreachable(t: &DeployTarget) -> bool {
+    t.reason
+        .as_ref()
+        .is_some_and(|r| r["code"] == "peer_unreachable" || r["code"] == "unauthenticated")
 }
 
 /// The transfer forms' fields (each form sends the ones it has).
