@@ -989,3 +989,135 @@ async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
     let page = admin.get(&format!("/course/{course}")).await;
     assert!(!page.body.contains(&option(physics)), "{}", page.body);
 }
+
+/// The ids, on `tp`, of its peers, in pairing order.
+async fn peer_ids(tp: &TestPlatform) -> Vec<i64> {
+    let mut ids: Vec<i64> = tp
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id.0)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_that_share_a_name_are_told_apart_by_their_keys() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c1 = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let c2 = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t1 = TestPlatform::start(PlatformRole::Training, "train").await;
+    let t2 = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&c1, &f).await;
+    pair(&c2, &f).await;
+    pair(&t1, &c2).await;
+    pair(&t2, &c2).await;
+    pair(&t1, &f).await;
+    let on_f = peer_ids(&f).await;
+    let (c1_id, c2_id) = (on_f[0].to_string(), on_f[1].to_string());
+    let on_c2 = peer_ids(&c2).await;
+    let (t1_id, t2_id) = (on_c2[1].to_string(), on_c2[2].to_string());
+
+    // Version 1 on both catalogs (the same course id on each), version 2 on the first only.
+    let gap = super::publishing::course_from(&f, "gapfill_example_course").await;
+    let publish = |catalog: &str, mode: &str| {
+        let (catalog, mode) = (catalog.to_string(), mode.to_string());
+        let (f, gap) = (&f, gap.clone());
+        async move {
+            ok(
+                f,
+                &[
+                    "publish",
+                    &gap,
+                    "--catalog",
+                    &catalog,
+                    "--mode",
+                    &mode,
+                    "--wait",
+                    "--json",
+                ],
+            )
+            .await["result"]["course_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let v1_on_c1 = publish(&c1_id, "publish").await;
+    let v1_on_c2 = publish(&c2_id, "publish").await;
+    assert_eq!(v1_on_c1, v1_on_c2, "the two catalogs must number alike");
+    let gap_id = CourseId(gap.parse().unwrap());
+    let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
+    f.platform
+        .store
+        .update_section(first, Some("v2".into()), None)
+        .await
+        .unwrap();
+    publish(&c1_id, "update").await;
+
+    // The second catalog deploys its version 1 to both training platforms named "train".
+    let v1 = v1_on_c2.to_string();
+    let deploy = |to: String| {
+        let (c2, v1) = (&c2, v1.clone());
+        async move {
+            ok(c2, &["deploy", &v1, "--to", &to, "--wait", "--json"]).await["result"]["course_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let r1 = deploy(t1_id.clone()).await;
+    let r2 = deploy(t2_id.clone()).await;
+    assert_eq!(r1, r2, "the two training platforms must number alike");
+
+    // The factory's sessions list: the copy on train came from the second "cat", which holds
+    // no newer version (by name, the first one's version 2 would be claimed).
+    let list = ok(&f, &["course", "sessions", &gap, "--json"]).await;
+    let platforms = list["platforms"].as_array().unwrap();
+    let cats: Vec<&Value> = platforms
+        .iter()
+        .filter(|p| p["platform"] == "cat")
+        .collect();
+    assert_eq!(cats.len(), 2, "{list}");
+    assert_ne!(cats[0]["key"], cats[1]["key"]);
+    let train = platforms.iter().find(|p| p["platform"] == "train").unwrap();
+    let copy = &train["copies"][0];
+    assert_eq!(copy["version"], 1, "{list}");
+    assert_eq!(copy["newer_version"], Value::Null, "{list}");
+    let c2_key = c2.platform.identity.key_id().to_string();
+    assert_eq!(copy["source"]["key"], c2_key.as_str(), "{copy}");
+
+    // On the catalog, `--on train` is ambiguous; the peer id is not, and acts on that one only.
+    let r = r1.to_string();
+    let ambiguous = cli(&c2, &["session", "open", &r, "--on", "train", "--json"]).await;
+    assert_ne!(ambiguous.code, 0, "{ambiguous:?}");
+    let running2 = category(&t2, "Running").await;
+    let incoming1 = category(&t1, "Incoming").await;
+    // The course page's remote controls name each copy's peer by id.
+    let mut b = c2.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/course/{v1}")).await;
+    for id in [&t1_id, &t2_id] {
+        assert!(
+            page.body.contains(&format!("name=\"peer\" value=\"{id}\"")),
+            "{id}: {}",
+            page.body
+        );
+    }
+    let form = b
+        .post(
+            &format!("/course/{v1}/remote-session"),
+            &[("peer", t2_id.as_str()), ("target", &r), ("action", "open")],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    assert_eq!(course_json(&courses(&t2).await, r2)["category"], running2);
+    assert_eq!(course_json(&courses(&t1).await, r1)["category"], incoming1);
+    // The lineage links go to each copy on its own platform.
+    let decoded = page.body.replace("&#x2f;", "/");
+    for (tp, course) in [(&t1, r1), (&t2, r2)] {
+        let link = format!("href=\"{}/course/{course}\"", tp.url.trim_end_matches('/'));
+        assert!(decoded.contains(&link), "{link} in {decoded}");
+    }
+}

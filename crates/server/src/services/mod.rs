@@ -16,6 +16,7 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod mutual;
 pub mod pairing;
+pub mod peer_keys;
 pub mod peers;
 pub mod profile;
 pub mod publishing;

@@ -8,6 +8,7 @@ use super::session::Visitor;
 use super::AppState;
 use crate::error::AppError;
 use crate::platform::Platform;
+use crate::services::peer_keys::{by_key, Me};
 use crate::services::publishing::everywhere::{deploy_targets, DeployTarget};
 use crate::services::publishing::ops::{self, OperationRequest};
 use axum::extract::{Path, State};
@@ -103,16 +104,50 @@ pub async fn panel_context(
         )
         .await?
     {
-        p.store
-            .lineage(course)
+        lineage_links(p)
             .await?
-            .iter()
-            .map(|l| Value::from_serialize(ops::LineageDoc::from(l)))
-            .collect()
+            .docs(&p.store.lineage(course).await?)
     } else {
         Vec::new()
     };
     Ok(context! { catalogs, trainings, factories, free_category, lineage })
+}
+
+/// Links from lineage edge ends to the course on its platform, found by key (names are not
+/// unique): this platform's page, or the page on the peer that holds it.
+struct LineageLinks {
+    me: Me,
+    peers: Vec<pf_store::PeerRecord>,
+}
+
+async fn lineage_links(p: &Platform) -> Result<LineageLinks, AppError> {
+    Ok(LineageLinks {
+        me: Me::of(p).await?,
+        peers: p.store.peers().await?,
+    })
+}
+
+impl LineageLinks {
+    fn href(&self, key: &str, name: &str, course: i64) -> Option<String> {
+        if self.me.is(key, name) {
+            return Some(format!("/course/{course}"));
+        }
+        by_key(&self.peers, key)
+            .map(|peer| format!("{}/course/{course}", peer.url.trim_end_matches('/')))
+    }
+
+    /// The edges as the course page shows them: each end with its link, when known.
+    fn docs(&self, edges: &[pf_store::Lineage]) -> Vec<Value> {
+        edges
+            .iter()
+            .map(|l| {
+                let doc = ops::LineageDoc::from(l);
+                let source = self.href(&l.source_key, &l.source_platform, l.source_course);
+                let target = self.href(&l.target_key, &l.target_platform, l.target_course);
+                context! { source_href => source, target_href => target, ..Value::from_serialize(doc) }
+            })
+            .collect()
+    }
 }
 
 /// A target whose dry run could not reach it (down, or refusing this platform's key).

@@ -65,31 +65,38 @@ async fn an_idnumber_is_reserved_once_with_its_metadata() {
 }
 
 #[tokio::test]
-async fn edges_are_found_by_their_remote_target() {
+async fn edges_are_found_by_their_remote_target_key_not_its_name() {
     use pf_store::Lineage;
     each_backend(|db| async move {
         let s = &db.store;
-        let edge = |platform: &str, course: i64, key: &str| Lineage {
+        let edge = |platform: &str, target_key: &str, course: i64, key: &str| Lineage {
             operation: "deploy".into(),
             source_platform: "cat".into(),
+            source_key: "c".repeat(32),
             source_course: 3,
             archive_sha256: "a".repeat(64),
             archive_counter: 1,
             version: None,
             target_platform: platform.into(),
+            target_key: target_key.into(),
             target_course: course,
             local_course: 3,
             actor: "admin@cat".into(),
             job_key: key.into(),
             created_at: 1,
         };
-        s.add_lineage(&edge("train", 9, "k1")).await.unwrap();
-        s.add_lineage(&edge("train", 10, "k2")).await.unwrap();
-        s.add_lineage(&edge("other", 9, "k3")).await.unwrap();
-        let found = s.lineage_to("train", 9).await.unwrap();
+        let (k1, k2) = ("1".repeat(32), "2".repeat(32));
+        s.add_lineage(&edge("train", &k1, 9, "k1")).await.unwrap();
+        s.add_lineage(&edge("train", &k1, 10, "k2")).await.unwrap();
+        // Another platform that bears the same name.
+        s.add_lineage(&edge("train", &k2, 9, "k3")).await.unwrap();
+        let found = s.lineage_to_key(&k1, 9).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].job_key, "k1");
-        assert!(s.lineage_to("train", 11).await.unwrap().is_empty());
+        assert_eq!(found[0].target_key, k1);
+        assert_eq!(found[0].source_key, "c".repeat(32));
+        assert_eq!(s.lineage_to_key(&k2, 9).await.unwrap()[0].job_key, "k3");
+        assert!(s.lineage_to_key(&k1, 11).await.unwrap().is_empty());
     })
     .await;
 }
