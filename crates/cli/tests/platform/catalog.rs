@@ -1121,3 +1121,109 @@ async fn peers_that_share_a_name_are_told_apart_by_their_keys() {
         assert!(decoded.contains(&link), "{link} in {decoded}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_are_listed_only_to_peers_on_their_lineage_or_granted_an_operation() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    let other = TestPlatform::start(PlatformRole::Catalog, "other").await;
+    pair(&t, &c).await;
+    pair(&t, &other).await;
+    let course = super::publishing::course_from(&c, "sandbox-test").await;
+    let idnumber = ok(&c, &["course", "show", &course, "--json"]).await["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t_id = peer_id(&c, "train").await.to_string();
+    let deploy = |key: &'static str| {
+        let (c, course, t_id) = (&c, course.clone(), t_id.clone());
+        async move {
+            ok(
+                c,
+                &[
+                    "deploy",
+                    &course,
+                    "--to",
+                    &t_id,
+                    "--idempotency-key",
+                    key,
+                    "--wait",
+                    "--json",
+                ],
+            )
+            .await["result"]["course_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let hidden = deploy("first").await;
+    let running = deploy("second").await;
+    ok(&t, &["session", "open", &running.to_string(), "--json"]).await;
+    let names = |answer: &Value, id: i64| -> (Value, Value, Value) {
+        let copy = answer["copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["course_id"] == id)
+            .unwrap_or_else(|| panic!("no copy {id} in {answer}"))
+            .clone();
+        (
+            copy["shortname"].clone(),
+            copy["fullname"].clone(),
+            copy["names_withheld"].clone(),
+        )
+    };
+    // The catalog that deployed both copies is on their lineage: everything, names included.
+    let full = ask_sessions(&c, &idnumber).await.unwrap();
+    assert_eq!(full["copies"].as_array().unwrap().len(), 2, "{full}");
+    let (short, _, withheld) = names(&full, hidden);
+    assert_ne!(short, "", "{full}");
+    assert_eq!(withheld, false);
+    // Another catalog, granted deploy and sessions by pairing but on neither lineage: both
+    // copies, the hidden one without its names.
+    let partner = ask_sessions(&other, &idnumber).await.unwrap();
+    assert_eq!(partner["copies"].as_array().unwrap().len(), 2, "{partner}");
+    assert_eq!(names(&partner, hidden), (json!(""), json!(""), json!(true)));
+    let (short, full_name, withheld) = names(&partner, running);
+    assert_ne!(short, "");
+    assert_ne!(full_name, "");
+    assert_eq!(withheld, false);
+    // Without any grant and on no lineage: refused, nothing listed.
+    assert_eq!(
+        cli(&t, &["peer", "set", "other", "--grant", ""]).await.code,
+        0
+    );
+    let refused = ask_sessions(&other, &idnumber).await.unwrap_err();
+    assert_eq!(refused, "not_admitted");
+    // The catalog keeps its view without any grant: it is on the lineage.
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", ""]).await.code,
+        0
+    );
+    let still = ask_sessions(&c, &idnumber).await.unwrap();
+    assert_eq!(still["copies"].as_array().unwrap().len(), 2, "{still}");
+    assert_eq!(names(&still, hidden).2, false);
+}
+
+/// The peer record named `name` on `tp`.
+async fn peer_record(tp: &TestPlatform, name: &str) -> pf_store::PeerRecord {
+    tp.platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap()
+}
+
+/// `tp` asks its peer `train` for its copies of `idnumber` (the error's code when refused).
+async fn ask_sessions(tp: &TestPlatform, idnumber: &str) -> Result<Value, String> {
+    let peer = peer_record(tp, "train").await;
+    let caller = pf_server::rpc::PeerCaller::new(&tp.platform).unwrap();
+    let path = format!("/rpc/sessions?idnumber={idnumber}");
+    caller
+        .get_json::<Value>(&peer, &path, None)
+        .await
+        .map_err(|e| e.code.as_str().to_string())
+}

@@ -59,6 +59,10 @@ pub struct CopyDoc {
     /// Set by the list: a newer version exists on the copy's catalog.
     #[serde(default)]
     pub newer_version: Option<i64>,
+    /// The names of a hidden copy withheld from a peer that has no part in its lineage
+    /// (`services::copies_exposure`).
+    #[serde(default)]
+    pub names_withheld: bool,
 }
 
 /// One platform's answer in the list.
@@ -105,6 +109,20 @@ pub struct LocalCopies {
 
 /// This platform's copies of an idnumber (hidden ones included).
 pub async fn local_copies(p: &Platform, idnumber: &str) -> Result<LocalCopies, AppError> {
+    let (me, copies) = copies_with_paths(p, idnumber).await?;
+    Ok(LocalCopies {
+        platform: me.name,
+        key: me.key,
+        copies: copies.into_iter().map(|(c, _)| c).collect(),
+    })
+}
+
+/// This platform's copies of an idnumber, each with the key ids of the platforms on its lineage
+/// (the ends of the edges that touch it).
+pub(crate) async fn copies_with_paths(
+    p: &Platform,
+    idnumber: &str,
+) -> Result<(Me, Vec<(CopyDoc, Vec<String>)>), AppError> {
     let idnumber = idnumber.trim();
     if idnumber.is_empty() || idnumber.len() > 255 {
         return Err(AppError::bad_request("an idnumber is 1 to 255 characters"));
@@ -138,10 +156,18 @@ pub async fn local_copies(p: &Platform, idnumber: &str) -> Result<LocalCopies, A
         .await?;
     let mut copies = Vec::new();
     for c in all.into_iter().filter(|c| c.idnumber.as_str() == idnumber) {
-        let source = p
-            .store
-            .lineage(c.id)
-            .await?
+        let edges = p.store.lineage(c.id).await?;
+        let path: Vec<String> = edges
+            .iter()
+            .flat_map(|l| {
+                [
+                    me.key_of(&l.source_key, &l.source_platform),
+                    me.key_of(&l.target_key, &l.target_platform),
+                ]
+            })
+            .filter(|k| !k.is_empty())
+            .collect();
+        let source = edges
             .into_iter()
             .rev()
             .find(|l| l.target_course == c.id.0 && me.is(&l.target_key, &l.target_platform))
@@ -167,23 +193,23 @@ pub async fn local_copies(p: &Platform, idnumber: &str) -> Result<LocalCopies, A
         } else {
             "factory"
         };
-        copies.push(CopyDoc {
-            course_id: c.id.0,
-            shortname: c.shortname.as_str().into(),
-            fullname: c.fullname.as_str().into(),
-            category: c.category.0,
-            visible: c.visible,
-            version: versions.get(&c.id.0).copied(),
-            state: state.into(),
-            source,
-            newer_version: None,
-        });
+        copies.push((
+            CopyDoc {
+                course_id: c.id.0,
+                shortname: c.shortname.as_str().into(),
+                fullname: c.fullname.as_str().into(),
+                category: c.category.0,
+                visible: c.visible,
+                version: versions.get(&c.id.0).copied(),
+                state: state.into(),
+                source,
+                newer_version: None,
+                names_withheld: false,
+            },
+            path,
+        ));
     }
-    Ok(LocalCopies {
-        platform: me.name,
-        key: me.key,
-        copies,
-    })
+    Ok((me, copies))
 }
 
 /// Gives training copies their source's version and the newest version their catalog holds,
@@ -351,6 +377,7 @@ mod tests {
                 operation: "deploy".into(),
             }),
             newer_version: None,
+            names_withheld: false,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod archives;
 pub mod catalog;
 pub mod categories;
 pub mod copies;
+pub mod copies_exposure;
 pub mod courses;
 pub mod discovery;
 pub mod housekeeping;
