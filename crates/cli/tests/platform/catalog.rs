@@ -1227,3 +1227,152 @@ async fn ask_sessions(tp: &TestPlatform, idnumber: &str) -> Result<Value, String
         .await
         .map_err(|e| e.code.as_str().to_string())
 }
+
+/// The value of the hidden input `name` in the first form of `html` with class `class`.
+fn form_value(html: &str, class: &str, name: &str) -> String {
+    let start = html
+        .find(&format!("class=\"inline {class}\""))
+        .unwrap_or_else(|| panic!("no {class} form in {html}"));
+    let form = &html[start..];
+    let form = &form[..form.find("</form>").unwrap()];
+    let at = form
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in {form}"));
+    let rest = &form[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogs_remote_open_notifies_the_participants_and_its_page_closes_the_session() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    let course = super::publishing::course_from(&c, "sandbox-test").await;
+    let remote = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await["result"]["course_id"]
+        .as_i64()
+        .unwrap();
+    let remote_s = remote.to_string();
+    // The training course's participants, in two languages.
+    for (name, lang, role) in [
+        ("ann", "en", "student"),
+        ("bob", "fr", "student"),
+        ("tina", "fr", "editingteacher"),
+    ] {
+        let role = format!("{role}@course:{remote}");
+        let email = format!("{name}@example.org");
+        ok(
+            &t,
+            &[
+                "user", "add", name, "--email", &email, "--lang", lang, "--role", &role, "--json",
+            ],
+        )
+        .await;
+    }
+
+    // The catalog opens it with notification: the training platform mails its participants.
+    let open = ok(
+        &c,
+        &[
+            "session", "open", &remote_s, "--on", "train", "--notify", "--json",
+        ],
+    )
+    .await;
+    assert_eq!(open["notified"], 3, "{open}");
+    assert_eq!(open["visible"], true);
+    let outbox = ok(&t, &["outbox", "list", "--json"]).await;
+    let outbox = outbox.as_array().unwrap();
+    let mut to: Vec<(&str, &str)> = outbox
+        .iter()
+        .map(|m| (m["to"].as_str().unwrap(), m["lang"].as_str().unwrap()))
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            ("ann@example.org", "en"),
+            ("bob@example.org", "fr"),
+            ("tina@example.org", "fr")
+        ],
+        "{outbox:?}"
+    );
+    assert!(
+        outbox.iter().all(|m| m["kind"] == "session_open"),
+        "{outbox:?}"
+    );
+    // Nothing is mailed from the catalog.
+    assert_eq!(ok(&c, &["outbox", "list", "--json"]).await, json!([]));
+    // Audited on both sides.
+    let on_t = audit_actions(&t).await;
+    assert!(
+        on_t.iter().any(|(a, r, d)| a == "session.open"
+            && r == "ok"
+            && d["peer"] == "cat"
+            && d["notify"] == true
+            && d["mail_queued"] == 3),
+        "{on_t:?}"
+    );
+    let on_c = audit_actions(&c).await;
+    assert!(
+        on_c.iter().any(|(a, _, d)| a == "session.remote_open"
+            && d["action"]["notify"] == true
+            && d["result"]["notified"] == 3),
+        "{on_c:?}"
+    );
+
+    // The close button of the catalog's course page closes it there (protected: students
+    // switched), with the form as the page renders it.
+    let mut b = c.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/course/{course}")).await;
+    let peer = form_value(&page.body, "remote-close", "peer");
+    let target = form_value(&page.body, "remote-close", "target");
+    assert_eq!(target, remote_s);
+    assert_eq!(form_value(&page.body, "remote-close", "action"), "close");
+    let closed = b
+        .post(
+            &format!("/course/{course}/remote-session"),
+            &[
+                ("peer", peer.as_str()),
+                ("target", target.as_str()),
+                ("action", "close"),
+                ("mode", "protected"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status, 303, "{}", closed.body);
+    assert_eq!(
+        closed.location(),
+        Some(format!("/course/{course}").as_str())
+    );
+    let on_t_course = course_json(&courses(&t).await, remote).clone();
+    assert_eq!(on_t_course["category"], category(&t, "Closed").await);
+    assert_eq!(on_t_course["visible"], true);
+    let on_t = audit_actions(&t).await;
+    assert!(
+        on_t.iter().any(|(a, _, d)| a == "session.close"
+            && d["peer"] == "cat"
+            && d["mode"] == "protected"),
+        "{on_t:?}"
+    );
+    assert!(audit_actions(&c)
+        .await
+        .iter()
+        .any(|(a, _, d)| a == "session.remote_close" && d["result"]["switched"] == 2));
+    // A bad mode from the form changes nothing.
+    let bad = b
+        .post(
+            &format!("/course/{course}/remote-session"),
+            &[
+                ("peer", peer.as_str()),
+                ("target", target.as_str()),
+                ("action", "close"),
+                ("mode", "sideways"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(course_json(&courses(&t).await, remote), &on_t_course);
+}
