@@ -853,6 +853,21 @@ async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
     let physics = ok(&t, &["category", "add", "Physics", "--json"]).await["id"]
         .as_i64()
         .unwrap();
+    // A category under Physics: her role there reaches it (the context chain).
+    let labs = ok(
+        &t,
+        &[
+            "category",
+            "add",
+            "Labs",
+            "--parent",
+            &physics.to_string(),
+            "--json",
+        ],
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
     let (incoming, running, closed) = (
         category(&t, "Incoming").await,
         category(&t, "Running").await,
@@ -888,12 +903,14 @@ async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
     let tp = peer_id(&c, "train").await;
     let option = |cat: i64| format!("value=\"{tp}:{cat}\"");
 
-    // Her picker: the target is offered (one category admits her), with Physics only.
+    // Her picker: the target is offered (a category admits her), with Physics and Labs only.
     let mut b = c.login("dora", "dora's long password").await;
     let page = b.get(&format!("/course/{course}")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains(">train</option>"), "{}", page.body);
     assert!(page.body.contains(&option(physics)), "{}", page.body);
+    assert!(page.body.contains(&option(labs)), "{}", page.body);
+    assert!(page.body.contains("Physics &#x2f; Labs"), "{}", page.body);
     for other in [incoming, running, closed] {
         assert!(
             !page.body.contains(&option(other)),
@@ -922,9 +939,17 @@ async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
         )
         .await
         .unwrap();
+    let mut admitted: Vec<(i64, String)> = scope["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_i64().unwrap(), c["admitted"].to_string()))
+        .collect();
+    admitted.sort();
+    let by_account = "\"by_account\"".to_string();
     assert_eq!(
-        scope["categories"],
-        json!([{ "id": physics, "admitted": "by_account" }]),
+        admitted,
+        [(physics, by_account.clone()), (labs, by_account)],
         "{scope}"
     );
     assert_eq!(scope["landing_refused"]["code"], "missing_capability");

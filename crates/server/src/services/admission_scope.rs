@@ -10,14 +10,15 @@
 //! receiver still decides again when the offer arrives.
 
 use super::admission::{account_for, admit, landing_context, remote_label};
-use super::{Actor, Via};
 use crate::error::AppError;
 use crate::platform::Platform;
-use pf_domain::access::{Capability, Context};
+use pf_domain::access::{has_capability, Capability, Context};
 use pf_domain::admission::{decide, AccountFacts, AdmissionFacts, Admitted, Operation};
+use pf_domain::ids::CategoryId;
 use pf_domain::user::Username;
 use pf_store::PeerRecord;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// One admitted category.
 #[derive(Debug, Clone, Serialize)]
@@ -38,8 +39,27 @@ pub struct AdmissionScope {
     pub landing_refused: Option<serde_json::Value>,
     /// How a deploy into the landing category would be admitted.
     pub landing_admitted: Option<Admitted>,
-    /// Every category of this platform where a deploy would be admitted, in tree order.
+    /// Every category of this platform where a deploy would be admitted (by sort order, then id).
     pub categories: Vec<AdmittedCategory>,
+}
+
+/// A category's context chain (itself, its parents, the system), as `Store::context_chain`
+/// walks it.
+fn chain_of(
+    id: CategoryId,
+    parents: &HashMap<CategoryId, Option<CategoryId>>,
+) -> Result<Vec<Context>, AppError> {
+    let mut chain = vec![Context::Category(id)];
+    let mut next = parents.get(&id).copied().flatten();
+    while let Some(c) = next {
+        if chain.len() > parents.len() {
+            return Err(AppError::internal("the category tree has a cycle"));
+        }
+        chain.push(Context::Category(c));
+        next = parents.get(&c).copied().flatten();
+    }
+    chain.push(Context::System);
+    Ok(chain)
 }
 
 /// The categories of this platform where `peer`'s user `username` may deploy, given the
@@ -65,20 +85,26 @@ pub async fn admissible_categories(
         Err(e) => Err(e),
     };
     let account = account_for(p, peer, username).await?;
-    let actor = account
-        .as_ref()
-        .filter(|u| !u.disabled)
-        .map(|u| Actor::user(u.clone(), Via::Api));
+    let tree = p.store.categories().await?;
+    // The capability walk of `Platform::can`, with the account's assignments, the table and
+    // the tree read once rather than once per category (trees can be large).
+    let holder = match &account {
+        Some(u) if !u.disabled => Some((
+            p.store.assignments(u.id).await?,
+            p.store.role_capabilities().await?,
+        )),
+        _ => None,
+    };
+    let parents: HashMap<CategoryId, Option<CategoryId>> =
+        tree.iter().map(|c| (c.id, c.parent)).collect();
     let mut categories = Vec::new();
-    for category in p.store.categories().await? {
-        let facts = match (&account, &actor) {
+    for category in &tree {
+        let facts = match (&account, &holder) {
             (None, _) => AccountFacts::None,
             (Some(_), None) => AccountFacts::Disabled,
-            (Some(_), Some(actor)) => {
-                let context = Context::Category(category.id);
-                if p.can(actor, operation.landing_capability(), context)
-                    .await?
-                {
+            (Some(_), Some((assignments, table))) => {
+                let chain = chain_of(category.id, &parents)?;
+                if has_capability(table, assignments, &chain, operation.landing_capability()) {
                     AccountFacts::Holds
                 } else {
                     AccountFacts::Lacks
