@@ -1088,13 +1088,15 @@ async fn peers_that_share_a_name_are_told_apart_by_their_keys() {
     let deploy = |to: String| {
         let (c2, v1) = (&c2, v1.clone());
         async move {
-            ok(c2, &["deploy", &v1, "--to", &to, "--wait", "--json"]).await["result"]["course_id"]
-                .as_i64()
-                .unwrap()
+            let job = ok(c2, &["deploy", &v1, "--to", &to, "--wait", "--json"]).await;
+            (
+                job["result"]["course_id"].as_i64().unwrap(),
+                job["id"].clone(),
+            )
         }
     };
-    let r1 = deploy(t1_id.clone()).await;
-    let r2 = deploy(t2_id.clone()).await;
+    let (r1, _) = deploy(t1_id.clone()).await;
+    let (r2, job2) = deploy(t2_id.clone()).await;
     assert_eq!(r1, r2, "the two training platforms must number alike");
 
     // The factory's sessions list: the copy on train came from the second "cat", which holds
@@ -1139,6 +1141,14 @@ async fn peers_that_share_a_name_are_told_apart_by_their_keys() {
     assert_eq!(form.status, 303, "{}", form.body);
     assert_eq!(course_json(&courses(&t2).await, r2)["category"], running2);
     assert_eq!(course_json(&courses(&t1).await, r1)["category"], incoming1);
+    // The job page links to the copy on the platform the job sent it to.
+    let job_page = b.get(&format!("/jobs/{job2}")).await;
+    let link = format!("href=\"{}/course/{r2}\"", t2.url.trim_end_matches('/'));
+    assert!(
+        job_page.body.replace("&#x2f;", "/").contains(&link),
+        "{link} in {}",
+        job_page.body
+    );
     // The lineage links go to each copy on its own platform.
     let decoded = page.body.replace("&#x2f;", "/");
     for (tp, course) in [(&t1, r1), (&t2, r2)] {
