@@ -540,7 +540,18 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         assert_eq!(copy["visible"], false);
         assert_eq!(copy["newer_version"], Value::Null);
         assert_eq!(copy["source"]["platform"], "cat");
+        // Hidden, and the factory has no part in their lineage (the catalog deployed them):
+        // listed for the path, names withheld.
+        assert_eq!(copy["names_withheld"], true, "{copy}");
+        assert_eq!(copy["fullname"], "", "{copy}");
     }
+    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
+    let copies_page = fb.get(&format!("/course/{gap}/copies")).await;
+    assert!(
+        copies_page.body.contains("hidden course (names withheld)"),
+        "{}",
+        copies_page.body
+    );
     // Version 2 on the catalog: the training copies of version 1 say so.
     let gap_id = CourseId(gap.parse().unwrap());
     let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
@@ -569,6 +580,9 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         .clone();
     for copy in &t1_copies {
         assert_eq!(copy["newer_version"], 2, "{copy}");
+        // The catalog deployed them: it sees their names.
+        assert_eq!(copy["names_withheld"], false, "{copy}");
+        assert_ne!(copy["fullname"], "", "{copy}");
     }
     let running = t1_copies
         .iter()
@@ -596,7 +610,6 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         "{}",
         course_page.body
     );
-    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
     let course_page = fb.get(&format!("/course/{gap}")).await;
     assert!(
         course_page
