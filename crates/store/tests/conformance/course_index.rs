@@ -100,3 +100,80 @@ async fn edges_are_found_by_their_remote_target_key_not_its_name() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn migration_15_gives_older_edges_the_key_of_the_only_peer_of_that_name() {
+    use pf_store::{Lineage, NewPeer};
+    use sqlx::Executor;
+    each_backend(|db| async move {
+        let s = &db.store;
+        s.set_setting("platform.name", "cat").await.unwrap();
+        let peer = |name: &str, key: &str| NewPeer {
+            name: name.into(),
+            url: format!("http://{key}.invalid"),
+            public_key: key.into(),
+            key_id: key.into(),
+            role: None,
+            created_at: 1,
+            grants: Default::default(),
+        };
+        let (fac, t1, t2, me) = (
+            "f".repeat(32),
+            "1".repeat(32),
+            "2".repeat(32),
+            "9".repeat(32),
+        );
+        s.create_peer(peer("fac", &fac)).await.unwrap();
+        s.create_peer(peer("train", &t1)).await.unwrap();
+        s.create_peer(peer("train", &t2)).await.unwrap();
+        // A peer that bears this platform's own name must not be mistaken for it.
+        s.create_peer(peer("cat", &me)).await.unwrap();
+        // Edges as they were before the migration: no keys.
+        let edge = |source: &str, target: &str, key: &str| Lineage {
+            operation: "deploy".into(),
+            source_platform: source.into(),
+            source_key: String::new(),
+            source_course: 3,
+            archive_sha256: "a".repeat(64),
+            archive_counter: 1,
+            version: None,
+            target_platform: target.into(),
+            target_key: String::new(),
+            target_course: 4,
+            local_course: 3,
+            actor: "admin@cat".into(),
+            job_key: key.into(),
+            created_at: 1,
+        };
+        s.add_lineage(&edge("fac", "cat", "from-fac"))
+            .await
+            .unwrap();
+        s.add_lineage(&edge("cat", "train", "to-train"))
+            .await
+            .unwrap();
+        let backfill: String = pf_store::migrate::migrations(s.backend())
+            .iter()
+            .find(|m| m.version == 15)
+            .expect("migration 15")
+            .sql
+            .split(';')
+            .filter(|stmt| stmt.trim_start().lines().any(|l| l.starts_with("UPDATE")))
+            .map(|stmt| format!("{stmt};"))
+            .collect();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        for stmt in backfill.split_inclusive(';') {
+            pool.execute(stmt).await.unwrap();
+        }
+        pool.close().await;
+        let edges = s.lineage(pf_domain::ids::CourseId(3)).await.unwrap();
+        let by_key = |k: &str| edges.iter().find(|e| e.job_key == k).unwrap();
+        // The factory's name is unique: its key. This platform's own side stays empty.
+        assert_eq!(by_key("from-fac").source_key, fac);
+        assert_eq!(by_key("from-fac").target_key, "");
+        // Two peers are named "train": no key is guessed.
+        assert_eq!(by_key("to-train").source_key, "");
+        assert_eq!(by_key("to-train").target_key, "");
+    })
+    .await;
+}
