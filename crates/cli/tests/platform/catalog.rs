@@ -1026,6 +1026,67 @@ async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
     );
     let page = admin.get(&format!("/course/{course}")).await;
     assert!(!page.body.contains(&option(physics)), "{}", page.body);
+
+    // Deploy for test from a factory (no local target): her incoming category refuses her, so
+    // the picker does not offer it either — only Physics and Labs.
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    pair(&t, &f).await;
+    assert_eq!(
+        cli(&t, &["peer", "set", "fac", "--grant", ""]).await.code,
+        0
+    );
+    ok(&f, &["network", "scan", "--json"]).await;
+    let draft = super::publishing::course_from(&f, "sandbox-test").await;
+    let role = format!("deployer@course:{draft}");
+    ok(
+        &f,
+        &[
+            "user",
+            "add",
+            "dora",
+            "--role",
+            &role,
+            "--password-file",
+            pw.path().to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        cli(&t, &["peer", "link", "fac", "dora", "--to", "tdora"])
+            .await
+            .code,
+        0
+    );
+    let tf = peer_id(&f, "train").await;
+    let mut fb = f.login("dora", "dora's long password").await;
+    let page = fb.get(&format!("/course/{draft}")).await;
+    let select = page
+        .body
+        .split("name=\"category\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</select>").next())
+        .unwrap_or_else(|| panic!("no picker in {}", page.body));
+    assert!(!select.contains("value=\"\""), "{select}");
+    assert!(
+        select.contains(&format!("value=\"{tf}:{physics}\"")),
+        "{select}"
+    );
+    assert!(
+        select.contains(&format!("value=\"{tf}:{labs}\"")),
+        "{select}"
+    );
+    assert!(
+        !select.contains(&format!("value=\"{tf}:{incoming}\"")),
+        "{select}"
+    );
+    // On the catalog, the incoming choice stays for a deploy here.
+    let page = b.get(&format!("/course/{course}")).await;
+    assert!(
+        page.body.contains("name=\"category\"><option value=\"\">"),
+        "{}",
+        page.body
+    );
 }
 
 /// The ids, on `tp`, of its peers, in pairing order.

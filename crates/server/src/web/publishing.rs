@@ -32,6 +32,9 @@ pub async fn panel_context(
     let mut catalogs = Vec::new();
     let mut trainings = Vec::new();
     let mut factories = Vec::new();
+    // Whether some training target admits the user in its incoming category (the picker's
+    // "incoming" choice is offered only then, or for a deploy here).
+    let mut any_landing = false;
     let (_, free_category) = p.store.course_publishing(course).await?;
     // The deploy form lists only the targets where the user may deploy; a peer that is down
     // is listed as unavailable (SPEC §5.4).
@@ -87,6 +90,7 @@ pub async fn panel_context(
             // A target is offered when its landing category admits the user, or when the user
             // may choose a category and at least one admits them.
             let allowed = landing || !categories.is_empty();
+            any_landing = any_landing || landing;
             let unavailable = verdict.is_some_and(unreachable);
             if !allowed && !unavailable {
                 continue;
@@ -110,7 +114,7 @@ pub async fn panel_context(
     } else {
         Vec::new()
     };
-    Ok(context! { catalogs, trainings, factories, free_category, lineage })
+    Ok(context! { catalogs, trainings, factories, free_category, lineage, any_landing })
 }
 
 /// Links from lineage edge ends to the course on its platform, found by key (names are not
