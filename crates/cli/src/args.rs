@@ -232,6 +232,10 @@ pub struct DemoArgs {
     /// The factory listens here; the catalog and training platforms on the next three ports.
     #[arg(long, default_value_t = 8180)]
     pub base_port: u16,
+    /// Instead: a common catalog and two establishments sharing courses (SPEC §8), with a demo
+    /// teacher who jumps to the catalog and deploys a copy home in one click.
+    #[arg(long)]
+    pub mutualisation: bool,
 }
 
 /// `serve`

@@ -42,3 +42,5 @@ mod sessions;
 mod catalog;
 #[path = "platform/mutualisation.rs"]
 mod mutualisation;
+#[path = "platform/transports.rs"]
+mod transports;

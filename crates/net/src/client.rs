@@ -7,10 +7,11 @@
 //! - Connect and overall timeouts ([`ClientConfig`]); TLS is rustls (ring provider, webpki
 //!   roots) and always verified on `https`; response bodies are capped.
 //! - A response that is unsigned or whose signature does not match the request's nonce, its
-//!   status and its body is refused ([`ClientError::ResponseRefused`]), except that any 401 is
-//!   reported as [`ClientError::Unauthenticated`] (a refusal needs no trust).
+//!   status and its body is refused ([`ClientError::ResponseRefused`]), except that an unsigned
+//!   401 is reported as [`ClientError::Unauthenticated`] (a refusal needs no trust); a signed
+//!   401 envelope keeps its own code and message (say, `bad_user`: the delegation expired).
 //! - Failures map to the stable codes with [`ClientError::error_code`]: unreachable, timeout and
-//!   invalid answers → `peer_unreachable`, 401 → `unauthenticated`, a signed error envelope →
+//!   invalid answers → `peer_unreachable`, unsigned 401 → `unauthenticated`, a signed error envelope →
 //!   its own code.
 
 use crate::clock::Clock;
@@ -330,7 +331,14 @@ impl PeerClient {
             &self.identity.key_id(),
         );
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(ClientError::Unauthenticated);
+            // A refusal the peer signed says why (`bad_user`, a delegation refused…); one it
+            // did not sign (it does not know us) is plain `unauthenticated`.
+            return Err(
+                match (&verified, serde_json::from_slice::<ErrorEnvelope>(&body)) {
+                    (Ok(()), Ok(envelope)) => ClientError::Peer(envelope),
+                    _ => ClientError::Unauthenticated,
+                },
+            );
         }
         verified?;
         if status.is_success() {

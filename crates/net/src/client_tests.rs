@@ -304,6 +304,18 @@ async fn status_401_and_signed_envelopes_map_to_their_codes() {
     task.await.unwrap();
     let envelope =
         serde_json::to_vec(&ErrorEnvelope::new(ErrorCode::NotAdmitted, "no grant")).unwrap();
+    // A 401 the peer signed keeps its reason; the unsigned one above is plain `unauthenticated`.
+    let refusal = serde_json::to_vec(&ErrorEnvelope::new(
+        ErrorCode::BadUser,
+        "delegation refused: expired",
+    ))
+    .unwrap();
+    let (base, task) = serve_once(honest(f.peer.clone(), *f.us.public_key(), 401, refusal)).await;
+    let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
+    let err = f.client.describe(&endpoint).await.unwrap_err();
+    assert_eq!(err.error_code(), ErrorCode::BadUser, "{err:?}");
+    assert!(err.to_string().contains("expired"), "{err}");
+    task.await.unwrap();
     let (base, task) = serve_once(honest(f.peer.clone(), *f.us.public_key(), 403, envelope)).await;
     let endpoint = PeerEndpoint::new(&base, *f.peer.public_key()).unwrap();
     let err = f.client.describe(&endpoint).await.unwrap_err();

@@ -35,6 +35,10 @@ pub struct Config {
     /// Deploys arriving here: the post-deploy hook.
     #[serde(default)]
     pub deploy: crate::services::publishing::hook::DeploySection,
+    /// How archive parts move (SPEC §6.4): transports offered, the shared-fs root, the
+    /// rpc-inline limit.
+    #[serde(default)]
+    pub transfer: crate::services::publishing::transport::TransferSection,
 }
 
 /// `[jobs]`
@@ -47,6 +51,14 @@ pub struct JobsSection {
     pub max_restores: i64,
     /// Wait before the first retry of a transient failure, in seconds (doubling after).
     pub retry_base_seconds: u64,
+    /// A running job whose runner has not beaten for this long is taken back (a killed
+    /// process); runners beat at a sixth of it, at most every 10 s.
+    #[serde(default = "default_stale_after")]
+    pub stale_after_seconds: i64,
+}
+
+fn default_stale_after() -> i64 {
+    60
 }
 
 /// `[platform]`
@@ -127,9 +139,11 @@ impl Default for Config {
                 workers: 4,
                 max_restores: 2,
                 retry_base_seconds: 5,
+                stale_after_seconds: default_stale_after(),
             },
             mail: crate::mail::MailSection::default(),
             deploy: crate::services::publishing::hook::DeploySection::default(),
+            transfer: crate::services::publishing::transport::TransferSection::default(),
         }
     }
 }
@@ -215,6 +229,7 @@ impl Config {
             ));
         }
         self.mail.validate().map_err(ConfigError::Invalid)?;
+        self.transfer.validate().map_err(ConfigError::Invalid)?;
         if self.security.session_hours < 1 || self.security.login_max_failures < 1 {
             return bad("security values must be positive".into());
         }

@@ -342,6 +342,20 @@ impl Store {
         runner: &str,
         outcome: JobOutcome,
     ) -> StoreResult<()> {
+        self.finish_job_telling(id, runner, outcome, Vec::new())
+            .await
+    }
+
+    /// [`Store::finish_job`], queueing `mails` (telling the user how it ended) in the same
+    /// transaction: whoever sees the job ended finds its mail queued, and a job whose end was
+    /// not recorded (its runner lost the claim) sends none.
+    pub async fn finish_job_telling(
+        &self,
+        id: JobId,
+        runner: &str,
+        outcome: JobOutcome,
+        mails: Vec<crate::NewMail>,
+    ) -> StoreResult<()> {
         let now = unix_now();
         let (state, result, code, message, run_after, finished) = match outcome {
             JobOutcome::Done(v) => ("done", Some(json_text(&v)), None, None, None, Some(now)),
@@ -368,16 +382,27 @@ impl Store {
                     runner = CASE WHEN $3 = 'queued' THEN NULL ELSE runner END
              WHERE id = $1 AND runner = $2 AND state IN {RUNNING}"
         );
-        self.guarded(id, runner, &sql, |q| {
-            q.bind(state)
-                .bind(result)
-                .bind(code)
-                .bind(message)
-                .bind(run_after)
-                .bind(finished)
-                .bind(now)
-        })
-        .await
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(&sql)
+            .bind(id.0)
+            .bind(runner)
+            .bind(state)
+            .bind(result)
+            .bind(code)
+            .bind(message)
+            .bind(run_after)
+            .bind(finished)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::conflict(format!(
+                "job {id} is no longer held by runner {runner}"
+            )));
+        }
+        crate::outbox::insert_mails(&mut tx, &mails).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A user's cancel: a queued job ends at once; a running one is flagged for its runner;

@@ -156,6 +156,17 @@ impl Store {
     /// the received archive as its current archive, the publication version (hiding the older
     /// ones), the enrolment and the lineage edge. Nothing is written if any part fails.
     pub async fn receive_course(&self, r: ReceivedCourse) -> StoreResult<ImportedCourse> {
+        self.receive_course_holding(r, None).await
+    }
+
+    /// [`Store::receive_course`], holding the open transaction for `hold` just before it commits.
+    /// Only the kill-during-restore test uses a hold (the server's
+    /// `[transfer] test_hold_in_commit_ms` setting): a process killed then must leave nothing.
+    pub async fn receive_course_holding(
+        &self,
+        r: ReceivedCourse,
+        hold: Option<std::time::Duration>,
+    ) -> StoreResult<ImportedCourse> {
         check_content(&r.tree.sections, &r.tree.files)?;
         let mut tx = self.write_tx().await?;
         let (course, shortname) = insert_arrival(&mut tx, &r.tree.course).await?;
@@ -247,6 +258,9 @@ impl Store {
         edge.target_course = course.0;
         edge.local_course = course.0;
         insert_lineage(&mut tx, &edge).await?;
+        if let Some(hold) = hold {
+            tokio::time::sleep(hold).await;
+        }
         tx.commit().await?;
         Ok(ImportedCourse {
             id: course,

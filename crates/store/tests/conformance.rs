@@ -36,3 +36,5 @@ mod rules;
 
 #[path = "conformance/course_index.rs"]
 mod course_index;
+#[path = "conformance/mutual.rs"]
+mod mutual;

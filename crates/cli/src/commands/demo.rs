@@ -28,11 +28,72 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
     let dir = args.dir.as_path();
     std::fs::create_dir_all(dir)
         .map_err(|e| AppError::bad_request(format!("cannot create {}: {e}", dir.display())))?;
+    if args.mutualisation {
+        return super::demo_mutual::demo(args).await;
+    }
     let mut logins = read_logins(dir);
+    let running = open_all(dir, args.base_port, PLATFORMS, &mut logins).await?;
+    let factory = &running[0].2;
+    let factory_url = running[0].1.clone();
+    let admin = factory
+        .store
+        .local_user(&pf_domain::user::Username::parse("admin")?)
+        .await?;
+    let course =
+        pf_server::sample::ensure_sample_course(factory, &Actor::user(admin, Via::Cli)).await?;
+
+    let served = serve_all(running)?;
+    let handles = &served.handles;
+    // The servers answer pairing requests now; pair the network and learn each other's trees.
+    let pairing = pair_network(handles, PAIRS).await;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "publishflow demo: four platforms on this machine (Ctrl-C stops them)\n"
+    )?;
+    for (name, url, _) in handles {
+        let password = logins
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or("(set before; see your notes)");
+        writeln!(out, "  {name:<11} {url:<24} login: admin / {password}")?;
+    }
+    writeln!(
+        out,
+        "\nThe sample course is on the factory: {factory_url}/course/{course}"
+    )?;
+    match pairing {
+        Ok(()) => writeln!(
+            out,
+            "The platforms are paired and scanned: see Network on each one."
+        )?,
+        Err(e) => writeln!(
+            out,
+            "Pairing failed ({}); the platforms run on their own.",
+            e.message
+        )?,
+    }
+    out.flush()?;
+    drop(out);
+    served.until_signal().await;
+    Ok(())
+}
+
+/// A demo platform opened on its listener: name, URL, platform, listener.
+pub(super) type Opened = (String, String, Platform, tokio::net::TcpListener);
+
+/// Inits (first run) or opens each platform in `DIR/<name>`, listening on `base_port` plus its
+/// offset (0: any free port); new admin passwords are recorded in `logins`.
+pub(super) async fn open_all(
+    dir: &Path,
+    base_port: u16,
+    platforms: &[(&str, PlatformRole, u16)],
+    logins: &mut BTreeMap<String, String>,
+) -> Result<Vec<Opened>, AppError> {
     let mut running = Vec::new();
-    for (name, role, offset) in PLATFORMS {
+    for (name, role, offset) in platforms {
         // A base port of 0 lets the system pick a free port for each platform (tests use it).
-        let port = match args.base_port {
+        let port = match base_port {
             0 => 0,
             base => base
                 .checked_add(*offset)
@@ -61,7 +122,7 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
             .await?;
             if let Some(pw) = report.generated_password {
                 logins.insert(name.to_string(), pw);
-                write_logins(dir, &logins)?;
+                write_logins(dir, logins)?;
             }
         }
         let mut platform = Platform::open(&data).await?;
@@ -70,16 +131,20 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
         platform.config = Arc::new(config);
         running.push((name.to_string(), url, platform, listener));
     }
-    let factory = &running[0].2;
-    let factory_url = running[0].1.clone();
-    let admin = factory
-        .store
-        .local_user(&pf_domain::user::Username::parse("admin")?)
-        .await?;
-    let course =
-        pf_server::sample::ensure_sample_course(factory, &Actor::user(admin, Via::Cli)).await?;
+    Ok(running)
+}
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+/// The demo platforms being served.
+pub(super) struct Served {
+    /// Name, URL and platform of each.
+    pub handles: Vec<(String, String, Platform)>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Serves every opened platform from this process; each data dir announces its server.
+pub(super) fn serve_all(running: Vec<Opened>) -> Result<Served, AppError> {
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     let mut handles = Vec::new();
     for (name, url, platform, listener) in running {
@@ -100,54 +165,37 @@ pub async fn demo(args: DemoArgs) -> Result<(), AppError> {
             },
         )));
     }
-    // The servers answer pairing requests now; pair the network and learn each other's trees.
-    let pairing = pair_network(&handles).await;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "publishflow demo: four platforms on this machine (Ctrl-C stops them)\n"
-    )?;
-    for (name, url, _) in &handles {
-        let password = logins
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or("(set before; see your notes)");
-        writeln!(out, "  {name:<11} {url:<24} login: admin / {password}")?;
+    Ok(Served {
+        handles,
+        servers,
+        stop,
+    })
+}
+
+impl Served {
+    /// Waits for Ctrl-C or SIGTERM, then stops the servers and withdraws their announcements.
+    pub(super) async fn until_signal(self) {
+        super::platform::shutdown_signal().await;
+        let _ = self.stop.send(true);
+        for server in self.servers {
+            let _ = server.await;
+        }
+        for (_, _, platform) in &self.handles {
+            pf_server::presence::withdraw(&platform.data_dir);
+        }
     }
-    writeln!(
-        out,
-        "\nThe sample course is on the factory: {factory_url}/course/{course}"
-    )?;
-    match pairing {
-        Ok(()) => writeln!(
-            out,
-            "The platforms are paired and scanned: see Network on each one."
-        )?,
-        Err(e) => writeln!(
-            out,
-            "Pairing failed ({}); the platforms run on their own.",
-            e.message
-        )?,
-    }
-    out.flush()?;
-    drop(out);
-    super::platform::shutdown_signal().await;
-    let _ = stop_tx.send(true);
-    for server in servers {
-        let _ = server.await;
-    }
-    for (_, _, platform) in &handles {
-        pf_server::presence::withdraw(&platform.data_dir);
-    }
-    Ok(())
 }
 
 /// Who pairs with whom: the catalog with everyone, the factory with the training platforms
 /// (deploy for test, retrofit).
 const PAIRS: &[(usize, usize)] = &[(0, 1), (1, 2), (1, 3), (0, 2), (0, 3)];
 
-/// Pairs the demo platforms that are not paired yet, then scans every peer.
-async fn pair_network(platforms: &[(String, String, Platform)]) -> Result<(), AppError> {
+/// Pairs the demo platforms that are not paired yet (`(inviter, redeemer)` indexes), then scans
+/// every peer.
+pub(super) async fn pair_network(
+    platforms: &[(String, String, Platform)],
+    pairs: &[(usize, usize)],
+) -> Result<(), AppError> {
     let admin_of = |p: &Platform| {
         let p = p.clone();
         async move {
@@ -158,7 +206,7 @@ async fn pair_network(platforms: &[(String, String, Platform)]) -> Result<(), Ap
             Ok::<_, AppError>(Actor::user(admin, Via::Cli))
         }
     };
-    for (a, b) in PAIRS {
+    for (a, b) in pairs {
         let (_, _, inviter) = &platforms[*a];
         let (b_name, _, redeemer) = &platforms[*b];
         let (a_name, a_url, _) = &platforms[*a];
@@ -182,14 +230,14 @@ async fn pair_network(platforms: &[(String, String, Platform)]) -> Result<(), Ap
     Ok(())
 }
 
-fn read_logins(dir: &Path) -> BTreeMap<String, String> {
+pub(super) fn read_logins(dir: &Path) -> BTreeMap<String, String> {
     std::fs::read(dir.join("logins.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
 
-fn write_logins(dir: &Path, logins: &BTreeMap<String, String>) -> Result<(), AppError> {
+pub(super) fn write_logins(dir: &Path, logins: &BTreeMap<String, String>) -> Result<(), AppError> {
     let path = dir.join("logins.json");
     let mut f = std::fs::OpenOptions::new()
         .write(true)

@@ -5,6 +5,7 @@ mod blobs;
 mod catalog;
 mod courses;
 mod demo;
+mod demo_mutual;
 mod jobs;
 mod mutual;
 mod network;

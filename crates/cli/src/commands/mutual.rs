@@ -83,9 +83,8 @@ pub async fn profile_cmd(
         .iter()
         .map(|kv| parse_profile_assignment(kv))
         .collect::<Result<Vec<_>, _>>()?;
-    for (key, value) in &pairs {
-        profile::set_value(p, actor, user.id, key, value).await?;
-    }
+    // All checked before any is written: a refused pair changes nothing.
+    profile::set_values(p, actor, user.id, &pairs).await?;
     let doc: serde_json::Map<String, serde_json::Value> = profile::fields_of(p, user.id)
         .await?
         .into_iter()

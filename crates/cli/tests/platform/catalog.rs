@@ -803,7 +803,7 @@ async fn a_catalog_opens_and_closes_the_sessions_of_courses_it_deployed() {
     assert!(
         disabled
             .stderr
-            .contains("refused this platform's signature"),
+            .contains("train answered: the request's signature was refused"),
         "{disabled:?}"
     );
     assert_eq!(course_json(&courses(&t).await, remote), &before);

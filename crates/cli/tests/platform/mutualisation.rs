@@ -7,7 +7,7 @@ use super::publishing::{cli, course_from, ok, pair};
 use pf_domain::ids::{CategoryId, CourseId, UserId};
 use pf_domain::platform::PlatformRole;
 use pf_domain::user::{FieldEditor, Username};
-use pf_net::{issue_delegation, issue_jump, Identity, JumpUser, ManualClock, Purpose};
+use pf_net::{issue_jump, Clock, Identity, JumpUser, ManualClock};
 use pf_server::rpc::PeerCaller;
 use pf_testkit::{Browser, TestPlatform};
 use serde_json::{json, Value};
@@ -417,41 +417,41 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
     assert_eq!(landed.category, incoming);
     assert!(!landed.visible);
 
-    // Forged, expired, wrong-audience and unpaired-platform jumps are refused.
+    // Forged, wrong-audience and unpaired-platform jumps are refused, saying why.
     let mut tampered = token.clone();
     tampered.pop();
     tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    // (Expiry is tested on the platforms' own clock: `expired_jumps_and_delegations_…`.)
     let stranger = Identity::generate();
-    let old = ManualClock::new(pf_server::services::now() as u64 - 3600);
     let cases = [
-        tampered,
-        issue_jump(
-            &a.platform.identity,
-            &cat.platform.identity.key_id(),
-            &jumper("bob"),
-            &old,
-        )
-        .0,
-        issue_jump(
-            &a.platform.identity,
-            &t.platform.identity.key_id(),
-            &jumper("bob"),
-            &*a.platform.clock,
-        )
-        .0,
-        issue_jump(
-            &stranger,
-            &cat.platform.identity.key_id(),
-            &jumper("bob"),
-            &*a.platform.clock,
-        )
-        .0,
+        (tampered, "jump refused: "),
+        (
+            issue_jump(
+                &a.platform.identity,
+                &t.platform.identity.key_id(),
+                &jumper("bob"),
+                &*a.platform.clock,
+            )
+            .0,
+            "not for this platform",
+        ),
+        (
+            issue_jump(
+                &stranger,
+                &cat.platform.identity.key_id(),
+                &jumper("bob"),
+                &*a.platform.clock,
+            )
+            .0,
+            "does not come from an active paired platform",
+        ),
     ];
-    for (i, forged) in cases.iter().enumerate() {
-        assert_eq!(arrive(&cat, forged, "", "/").await.1, 401, "case {i}");
+    for (forged, why) in &cases {
+        assert_eq!(arrive(&cat, forged, "", "/").await.1, 401, "{why}");
+        assert_refused_jump(&cat, why).await;
     }
 
-    // Delegations: another purpose, expired, or presented by another platform are refused.
+    // Delegations: another purpose, or presented by another platform, are refused.
     let esta_on_cat = peer_of(&cat, &a).await;
     let stored = cat
         .platform
@@ -472,31 +472,11 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
         )
         .await;
     let e = other_purpose.unwrap_err();
-    // bad_user answers 401, which the client reports as `unauthenticated`.
-    assert_eq!(e.code.as_str(), "unauthenticated", "{}", e.message);
+    // The home's signed refusal keeps its code and reason.
+    assert_eq!(e.code.as_str(), "bad_user", "{}", e.message);
+    assert!(e.message.contains("deploy-home only"), "{}", e.message);
     let offer = json!({"operation": "deploy", "manifest": "{}", "signature": "x", "idempotency_key": "k",
                        "archive": 1, "source_course": 1, "ticket": "x"});
-    let (expired, _) = issue_delegation(
-        &a.platform.identity,
-        &alice_name,
-        &cat.platform.identity.key_id(),
-        Purpose::DeployHome,
-        60,
-        &old,
-    )
-    .unwrap();
-    let r: Result<Value, _> = caller
-        .post_json_delegated(
-            &esta_on_cat,
-            "/rpc/deploy-home",
-            &offer,
-            &alice_name,
-            &expired,
-        )
-        .await;
-    let e = r.unwrap_err();
-    // bad_user answers 401, which the client reports as `unauthenticated`.
-    assert_eq!(e.code.as_str(), "unauthenticated", "{}", e.message);
     let esta_on_t = peer_of(&t, &a).await;
     let r: Result<Value, _> = PeerCaller::new(&t.platform)
         .unwrap()
@@ -509,8 +489,12 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
         )
         .await;
     let e = r.unwrap_err();
-    // bad_user answers 401, which the client reports as `unauthenticated`.
-    assert_eq!(e.code.as_str(), "unauthenticated", "{}", e.message);
+    assert_eq!(e.code.as_str(), "bad_user", "{}", e.message);
+    assert!(
+        e.message.contains("not to the peer presenting it"),
+        "{}",
+        e.message
+    );
 
     // A user outside the rules sees and deploys nothing, through the API either.
     let cpw = cat.dir.path().join("cpw");
@@ -588,4 +572,913 @@ async fn colleagues_jump_to_the_common_catalog_and_deploy_home_in_one_click() {
     assert_eq!(report.roaming_accounts, 1);
     assert!(cat.platform.store.user(roaming.id).await.is_err());
     assert!(cat.platform.store.user(UserId(roaming.id.0)).await.is_err());
+}
+
+/// The newest `jump.refused` audit entry of `tp` says `why`.
+async fn assert_refused_jump(tp: &TestPlatform, why: &str) {
+    let log = tp.platform.store.audit(0, 50).await.unwrap();
+    let refused = log
+        .iter()
+        .find(|e| e.action == "jump.refused")
+        .expect("a jump.refused entry");
+    let reason = refused.details["reason"].as_str().unwrap_or("");
+    assert!(reason.contains(why), "{reason:?} does not say {why:?}");
+    assert_eq!(refused.details["code"], "unauthenticated");
+}
+
+/// A common catalog and one establishment (`esta`) paired, a course of esta published to the
+/// catalog, esta's category MATHS and its user alice (lycee, maths; coursecreator in MATHS).
+struct Shared {
+    cat: TestPlatform,
+    a: TestPlatform,
+    /// The published course on the catalog.
+    on_cat: i64,
+    /// MATHS on esta.
+    maths: i64,
+}
+
+const PW: &str = "shared users pw 1";
+
+async fn shared(clock: Option<std::sync::Arc<ManualClock>>) -> Shared {
+    let start = |role, name| {
+        let clock = clock.clone();
+        async move {
+            match clock {
+                Some(c) => TestPlatform::start_with_clock(role, name, c).await,
+                None => TestPlatform::start(role, name).await,
+            }
+        }
+    };
+    let cat = start(PlatformRole::Catalog, "common").await;
+    let a = start(PlatformRole::FactoryTraining, "esta").await;
+    pair(&cat, &a).await;
+    let course = course_from(&a, "gapfill_example_course").await;
+    let on_cat = ok(&a, &["publish", &course, "--wait", "--json"]).await["result"]["course_id"]
+        .as_i64()
+        .unwrap();
+    let maths = ok(
+        &a,
+        &["category", "add", "Maths", "--idnumber", "MATHS", "--json"],
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    a.platform
+        .store
+        .define_profile_field("assigned_category", FieldEditor::Admin)
+        .await
+        .unwrap();
+    add_user(
+        &a,
+        "alice",
+        Some(&format!("coursecreator@category:{maths}")),
+        &["establishment_type=lycee", "discipline=maths"],
+    )
+    .await;
+    Shared {
+        cat,
+        a,
+        on_cat,
+        maths,
+    }
+}
+
+async fn add_user(tp: &TestPlatform, name: &str, role: Option<&str>, profile: &[&str]) -> i64 {
+    let pw = tp.dir.path().join("pw");
+    std::fs::write(&pw, PW).unwrap();
+    let email = format!("{name}@home.example");
+    let mut args = vec![
+        "user",
+        "add",
+        name,
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--email",
+        &email,
+        "--json",
+    ];
+    if let Some(role) = role {
+        args.extend(["--role", role]);
+    }
+    for kv in profile {
+        args.push("--profile");
+        args.push(kv);
+    }
+    ok(tp, &args).await["id"].as_i64().unwrap()
+}
+
+/// `user` of esta jumps to the catalog: their browser there.
+async fn jump_in(s: &Shared, user: &str) -> Browser {
+    let mut home = s.a.login(user, PW).await;
+    let (_, token, delegation) = jump_from_home(&mut home).await;
+    let (b, status, _) = arrive(&s.cat, &token, &delegation, "/").await;
+    assert_eq!(status, 303, "{user} jumps in");
+    b
+}
+
+/// A personal API token made on the account page (a roaming user's too).
+async fn token_of(b: &mut Browser) -> String {
+    let page = b.post("/account/tokens", &[("name", "api")]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let at = page.body.find("pft_").expect("the new token shown once");
+    page.body[at..at + page.body[at..].find('<').unwrap()].to_string()
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(tp: &TestPlatform, token: &str) -> Api {
+        Api {
+            base: format!("{}/api/v1", tp.url),
+            token: token.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+}
+
+async fn admin_token(tp: &TestPlatform) -> String {
+    ok(tp, &["token", "create", "--name", "adm", "--json"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn course_count(tp: &TestPlatform) -> usize {
+    super::publishing::courses(tp).await.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_manages_sharing_and_deploys_home_with_the_deploy_key() {
+    use reqwest::Method;
+    let s = shared(None).await;
+    let (cat, a, on_cat) = (&s.cat, &s.a, s.on_cat);
+    let admin = Api::new(cat, &admin_token(cat).await);
+
+    // Rules, trusted fields and settings through the API, as the CLI does them.
+    let ctx = format!("course:{on_cat}");
+    for (grant, rule) in [
+        ("consult", "establishment_type = lycee"),
+        ("deploy", "discipline in [maths, physics]"),
+    ] {
+        let (status, doc) = admin
+            .call(
+                Method::POST,
+                "/rules",
+                Some(json!({"context": ctx, "grant": grant, "rule": rule})),
+            )
+            .await;
+        assert_eq!(status, 201, "{doc}");
+        assert!(doc["id"].as_i64().is_some());
+    }
+    let (status, doc) = admin
+        .call(
+            Method::POST,
+            "/rules",
+            Some(json!({"context": ctx, "grant": "consult", "rule": "establishment_type ="})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["code"].as_str()),
+        (400, Some("bad_request")),
+        "{doc}"
+    );
+    let extra = admin
+        .call(
+            Method::POST,
+            "/rules",
+            Some(json!({"context": ctx, "grant": "consult", "rule": "x = y"})),
+        )
+        .await
+        .1["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        admin
+            .call(Method::DELETE, &format!("/rules/{extra}"), None)
+            .await
+            .0,
+        204
+    );
+    let (_, rules) = admin.get("/rules").await;
+    assert_eq!(rules.as_array().unwrap().len(), 2, "{rules}");
+    assert_eq!(rules[0]["grant"], "consult");
+    let esta = peer_of(cat, a).await.id.0;
+    let (status, doc) = admin
+        .call(
+            Method::PUT,
+            &format!("/peers/{esta}/trusted-fields"),
+            Some(json!({"fields": ["establishment_type", "discipline"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["trusted"], json!(["discipline", "establishment_type"]));
+    assert_eq!(
+        admin.get(&format!("/peers/{esta}/trusted-fields")).await.1,
+        doc
+    );
+    let (_, settings) = admin.get("/mutual/settings").await;
+    assert_eq!(
+        settings,
+        json!({"assigned_category_field": "assigned_category", "roaming_days": 90})
+    );
+    let (status, doc) = admin
+        .call(
+            Method::PATCH,
+            "/mutual/settings",
+            Some(json!({"roaming_days": 0})),
+        )
+        .await;
+    assert_eq!(status, 400, "{doc}");
+    let (status, doc) = admin
+        .call(
+            Method::PATCH,
+            "/mutual/settings",
+            Some(json!({"roaming_days": 30})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["roaming_days"].as_i64()),
+        (200, Some(30)),
+        "{doc}"
+    );
+    let (status, doc) = admin
+        .call(
+            Method::PATCH,
+            &format!("/courses/{on_cat}/publishing"),
+            Some(json!({"deploy_key": "the key 42"})),
+        )
+        .await;
+    assert_eq!(status, 204, "{doc}");
+    let (_, openapi) = admin.get("/openapi.json").await;
+    for path in [
+        "/rules",
+        "/rules/{id}",
+        "/peers/{id}/trusted-fields",
+        "/users/{id}/profile",
+        "/mutual/settings",
+        "/courses/{id}/deploy-home",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is described");
+    }
+
+    // The home's admin assigns alice's category through the API; all or nothing.
+    let home_admin = Api::new(a, &admin_token(a).await);
+    let alice_id = a
+        .platform
+        .store
+        .local_user(&Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .id
+        .0;
+    let profile = format!("/users/{alice_id}/profile");
+    let (status, doc) = home_admin
+        .call(
+            Method::PATCH,
+            &profile,
+            Some(json!({"assigned_category": "MATHS", "nosuchfield": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["code"].as_str()),
+        (404, Some("unknown_record")),
+        "{doc}"
+    );
+    assert_eq!(home_admin.get(&profile).await.1["assigned_category"], "");
+    let (status, doc) = home_admin
+        .call(
+            Method::PATCH,
+            &profile,
+            Some(json!({"assigned_category": "MATHS"})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["assigned_category"].as_str()),
+        (200, Some("MATHS")),
+        "{doc}"
+    );
+    assert_eq!(home_admin.get(&profile).await.1["discipline"], "maths");
+    // Alice cannot set her own admin-managed field, nor read another's values.
+    let mut home = a.login("alice", PW).await;
+    let own = Api::new(a, &token_of(&mut home).await);
+    let (status, doc) = own
+        .call(
+            Method::PATCH,
+            &profile,
+            Some(json!({"assigned_category": "OTHER"})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["code"].as_str()),
+        (403, Some("missing_capability")),
+        "{doc}"
+    );
+    assert_eq!(own.get(&profile).await.1["assigned_category"], "MATHS");
+    assert_eq!(own.get("/users/1/profile").await.0, 404);
+
+    // Alice jumps; as a roaming user of the catalog she holds a token there too.
+    let mut alice = jump_in(&s, "alice").await;
+    let roaming = Api::new(cat, &token_of(&mut alice).await);
+    assert_eq!(roaming.get("/rules").await.1["code"], "missing_capability");
+    let before = course_count(a).await;
+    let deploy_home = format!("/courses/{on_cat}/deploy-home");
+    let (status, doc) = roaming
+        .call(Method::POST, &deploy_home, Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, doc["code"].as_str()),
+        (403, Some("missing_capability")),
+        "{doc}"
+    );
+    assert!(
+        doc["message"].as_str().unwrap().contains("deploy key"),
+        "{doc}"
+    );
+    let (status, doc) = roaming
+        .call(
+            Method::POST,
+            &deploy_home,
+            Some(json!({"deploy_key": "wrong"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{doc}");
+    // The web form asks for the key, and refuses a wrong one the same way.
+    let page = alice.get(&format!("/course/{on_cat}")).await;
+    assert!(
+        page.body.contains("name=\"deploy_key\""),
+        "the form asks for the key"
+    );
+    let refused = alice
+        .post(
+            &format!("/course/{on_cat}/deploy-home"),
+            &[("deploy_key", "wrong again")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(course_count(a).await, before, "a wrong key creates nothing");
+    let jobs = cat.platform.store.audit(0, 100).await.unwrap();
+    assert_eq!(
+        jobs.iter()
+            .filter(|e| e.action == "deploy.key_refused")
+            .count(),
+        3,
+        "no key, a wrong one by the API, a wrong one by the form"
+    );
+
+    // The right key: one click (web) and one API call, each a copy in her assigned category.
+    let go = alice
+        .post(
+            &format!("/course/{on_cat}/deploy-home"),
+            &[("deploy_key", "the key 42")],
+        )
+        .await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let job = wait_job(cat, job_from(go.location().unwrap())).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let (status, doc) = roaming
+        .call(
+            Method::POST,
+            &deploy_home,
+            Some(json!({"deploy_key": "the key 42", "idempotency_key": "api-1"})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["kind"].as_str()),
+        (202, Some("deploy-home")),
+        "{doc}"
+    );
+    let job = wait_job(cat, doc["id"].as_i64().unwrap()).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let copy = a
+        .platform
+        .store
+        .course(CourseId(job["result"]["course_id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!((copy.category, copy.visible), (CategoryId(s.maths), false));
+    assert_eq!(course_count(a).await, before + 2);
+
+    // Each job's end is mailed (by the job runner) to the acting roaming user, naming the course.
+    let course_name = cat
+        .platform
+        .store
+        .course(CourseId(on_cat))
+        .await
+        .unwrap()
+        .fullname
+        .as_str()
+        .to_string();
+    let mail = cat.platform.store.outbox(0, 50).await.unwrap();
+    let done: Vec<_> = mail
+        .iter()
+        .filter(|m| m.kind == "job_done" && m.recipient.contains("alice@home.example"))
+        .collect();
+    assert_eq!(done.len(), 2, "{mail:?}");
+    // One mail per operation: the home, which ran the receiving side, does not mail her again.
+    let home_mail = a.platform.store.outbox(0, 50).await.unwrap();
+    assert!(
+        !home_mail.iter().any(|m| m.kind == "job_done"),
+        "{home_mail:?}"
+    );
+    assert!(
+        done[0].text_body.contains("deploy-home") && done[0].text_body.contains(&course_name),
+        "{}",
+        done[0].text_body
+    );
+
+    // Outside the rules: dave (college) sees nothing; erin (lycee, history) may consult only.
+    add_user(
+        a,
+        "dave",
+        None,
+        &["establishment_type=college", "discipline=maths"],
+    )
+    .await;
+    add_user(
+        a,
+        "erin",
+        None,
+        &["establishment_type=lycee", "discipline=history"],
+    )
+    .await;
+    let mut dave = jump_in(&s, "dave").await;
+    let dave = Api::new(cat, &token_of(&mut dave).await);
+    assert_eq!(dave.get(&format!("/courses/{on_cat}")).await.0, 404);
+    let (status, doc) = dave
+        .call(
+            Method::POST,
+            &deploy_home,
+            Some(json!({"deploy_key": "the key 42"})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["code"].as_str()),
+        (404, Some("unknown_record")),
+        "{doc}"
+    );
+    let mut erin = jump_in(&s, "erin").await;
+    let erin = Api::new(cat, &token_of(&mut erin).await);
+    assert_eq!(erin.get(&format!("/courses/{on_cat}")).await.0, 200);
+    let (status, doc) = erin
+        .call(
+            Method::POST,
+            &deploy_home,
+            Some(json!({"deploy_key": "the key 42"})),
+        )
+        .await;
+    assert_eq!(
+        (status, doc["code"].as_str()),
+        (403, Some("missing_capability")),
+        "{doc}"
+    );
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("publishflow:deploy"),
+        "{doc}"
+    );
+    assert_eq!(course_count(a).await, before + 2);
+
+    // A job the home refuses fails saying why (the home's signed refusal), and alice hears it.
+    let roaming_alice = cat
+        .platform
+        .store
+        .roaming_user(&Username::parse("alice").unwrap(), peer_of(cat, a).await.id)
+        .await
+        .unwrap();
+    let erins = cat
+        .platform
+        .store
+        .roaming_user(&Username::parse("erin").unwrap(), peer_of(cat, a).await.id)
+        .await
+        .unwrap();
+    let not_hers = cat
+        .platform
+        .store
+        .roaming_delegation(erins.id)
+        .await
+        .unwrap()
+        .unwrap();
+    cat.platform
+        .store
+        .roaming_jumped(
+            roaming_alice.id,
+            pf_server::services::now(),
+            Some(&not_hers),
+            &[
+                ("establishment_type".into(), "lycee".into()),
+                ("discipline".into(), "maths".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    let (status, doc) = roaming
+        .call(
+            Method::POST,
+            &deploy_home,
+            Some(json!({"deploy_key": "the key 42"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{doc}");
+    let job = wait_job(cat, doc["id"].as_i64().unwrap()).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "bad_user", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not for the asserted user"),
+        "{job}"
+    );
+    assert_eq!(course_count(a).await, before + 2);
+    let mail = cat.platform.store.outbox(0, 50).await.unwrap();
+    assert!(
+        mail.iter().any(|m| m.kind == "job_failed"
+            && m.recipient.contains("alice@home.example")
+            && m.text_body.contains("not for the asserted user")),
+        "{mail:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_jumps_and_delegations_are_refused_with_their_reason() {
+    let clock = std::sync::Arc::new(ManualClock::new(pf_server::services::now() as u64));
+    let s = shared(Some(clock.clone())).await;
+    let (cat, a, on_cat) = (&s.cat, &s.a, s.on_cat);
+    let ctx = format!("course:{on_cat}");
+    ok(
+        cat,
+        &[
+            "rules",
+            "add",
+            "--context",
+            &ctx,
+            "--grant",
+            "consult",
+            "establishment_type = lycee",
+            "--json",
+        ],
+    )
+    .await;
+    ok(
+        cat,
+        &[
+            "rules",
+            "add",
+            "--context",
+            &ctx,
+            "--grant",
+            "deploy",
+            "establishment_type = lycee",
+            "--json",
+        ],
+    )
+    .await;
+    ok(
+        cat,
+        &["rules", "trust", "esta", "establishment_type", "--json"],
+    )
+    .await;
+
+    // A jump is good for two minutes on the platforms' clock.
+    let mut home = a.login("alice", PW).await;
+    let (_, token, delegation) = jump_from_home(&mut home).await;
+    // (Tokens allow a minute of clock skew past their expiry.)
+    clock.advance(pf_net::jump::JUMP_LIFETIME + pf_net::token::TOKEN_LEEWAY + 1);
+    let (_, status, _) = arrive(cat, &token, &delegation, "/").await;
+    assert_eq!(status, 401);
+    assert_refused_jump(cat, "expired").await;
+
+    // A fresh one works; its delegation lives eight hours.
+    let mut alice = jump_in(&s, "alice").await;
+    let roaming = cat
+        .platform
+        .store
+        .roaming_user(&Username::parse("alice").unwrap(), peer_of(cat, a).await.id)
+        .await
+        .unwrap();
+    let stored = cat
+        .platform
+        .store
+        .roaming_delegation(roaming.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.expires_at, clock.now() as i64 + 8 * 3600);
+    clock.advance(8 * 3600 + pf_net::token::TOKEN_LEEWAY + 1);
+    // The catalog no longer starts a deploy-home: it says why, and queues nothing.
+    let go = alice
+        .post(&format!("/course/{on_cat}/deploy-home"), &[])
+        .await;
+    assert_eq!(go.status, 403, "{}", go.body);
+    assert!(go.body.contains("jump here again"), "{}", go.body);
+    assert!(cat
+        .platform
+        .store
+        .jobs(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .all(|j| j.kind != "deploy-home"));
+    // Presented anyway, the home refuses it, and the reason comes back.
+    let offer = json!({"operation": "deploy", "manifest": "{}", "signature": "x", "idempotency_key": "k",
+                       "archive": 1, "source_course": 1, "ticket": "x"});
+    let e = PeerCaller::new(&cat.platform)
+        .unwrap()
+        .post_json_delegated::<_, Value>(
+            &peer_of(cat, a).await,
+            "/rpc/deploy-home",
+            &offer,
+            &Username::parse("alice").unwrap(),
+            &stored.token,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_str(), "bad_user", "{}", e.message);
+    assert!(e.message.contains("expired"), "{}", e.message);
+
+    // Roaming accounts not seen for `mutual.roaming_days` go at the next housekeeping.
+    ok(
+        cat,
+        &["mutual", "settings", "--roaming-days", "1", "--json"],
+    )
+    .await;
+    let report = pf_server::services::housekeeping::run(&cat.platform)
+        .await
+        .unwrap();
+    assert_eq!(report.roaming_accounts, 0, "seen less than a day ago");
+    clock.advance(86_400);
+    let report = pf_server::services::housekeeping::run(&cat.platform)
+        .await
+        .unwrap();
+    assert_eq!(report.roaming_accounts, 1);
+    assert!(cat.platform.store.user(roaming.id).await.is_err());
+}
+
+/// Stops a spawned process at the end of a test, whatever happens.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mutualisation_demo_takes_a_teacher_home_to_their_own_copy() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let mut child = Killed(
+        std::process::Command::new(super::bin())
+            .args([
+                "demo",
+                "--mutualisation",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--base-port",
+                "0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("Your copy is on") {
+                break;
+            }
+        }
+        text
+    })
+    .await
+    .unwrap();
+    let after = |marker: &str| -> String {
+        let at = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} in {text}"))
+            + marker.len();
+        text[at..].split_whitespace().next().unwrap().to_string()
+    };
+    let a_url = after("Log in on ").trim_end_matches("/login").to_string();
+    let password = after("as teacher / ");
+    let shared = after("Open the shared course ");
+    let (cat_url, course) = shared.split_once("/course/").unwrap();
+    assert!(
+        text.contains("common ") && text.contains("lycee-b "),
+        "{text}"
+    );
+
+    // Log in on lycee-a, jump to the catalog (the form the jump page submits), press one button.
+    let mut home = Browser::new(&a_url);
+    assert_eq!(home.login("teacher", &password).await, 303);
+    let (action, token, delegation) = jump_from_home(&mut home).await;
+    assert_eq!(action, format!("{cat_url}/jump"));
+    let mut cat = Browser::new(cat_url);
+    let page = cat
+        .post_raw(
+            "/jump",
+            &[
+                ("token", &token),
+                ("delegation", &delegation),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let shown = cat.get(&format!("/course/{course}")).await;
+    assert!(shown
+        .body
+        .contains(&format!("/course/{course}/deploy-home")));
+    let go = cat
+        .post(&format!("/course/{course}/deploy-home"), &[])
+        .await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let job = go.location().unwrap().to_string();
+    let mut done = false;
+    for _ in 0..300 {
+        let page = cat.get(&job).await;
+        if page.body.contains("open-copy") {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(done, "the deploy-home job ends with a way to the copy");
+    // The jump back lands on the teacher's own copy, hidden, in the assigned category.
+    let back = cat.post(&format!("{job}/open-copy"), &[]).await;
+    assert_eq!(
+        form_action(&back.body, "http").unwrap(),
+        format!("{a_url}/jump")
+    );
+    let mut mine = Browser::new(&a_url);
+    let landed = mine
+        .post_raw(
+            "/jump",
+            &[
+                ("token", &field(&back.body, "token").unwrap()),
+                ("delegation", &field(&back.body, "delegation").unwrap()),
+                ("next", &field(&back.body, "next").unwrap()),
+            ],
+        )
+        .await;
+    let copy = landed.location().unwrap().to_string();
+    assert!(copy.starts_with("/course/"), "{copy}");
+    let page = mine.get(&copy).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Physics 101"), "{}", page.body);
+    let listed = pf_testkit::run_cli(
+        super::bin(),
+        &dir.join("lycee-a"),
+        &["course", "list", "--json"],
+    )
+    .json();
+    let id: i64 = copy.trim_start_matches("/course/").parse().unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone();
+    let cats = pf_testkit::run_cli(
+        super::bin(),
+        &dir.join("lycee-a"),
+        &["category", "list", "--json"],
+    )
+    .json();
+    let martin = cats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["idnumber"] == "MARTIN")
+        .unwrap();
+    assert_eq!(
+        (row["category"].clone(), row["visible"].clone()),
+        (martin["id"].clone(), json!(false))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_change_the_sharing_settings_on_the_rules_page() {
+    let cat = TestPlatform::start(PlatformRole::Catalog, "common").await;
+    let mut admin = cat.login("admin", pf_testkit::ADMIN_PASSWORD).await;
+    let page = admin.get("/admin/rules").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("action=\"/admin/rules/settings\""));
+    assert_eq!(
+        field(&page.body, "assigned_category_field").as_deref(),
+        Some("assigned_category")
+    );
+    assert_eq!(field(&page.body, "roaming_days").as_deref(), Some("90"));
+    assert!(page.body.contains("Sharing settings"));
+    let settings = || async { ok(&cat, &["mutual", "settings", "--json"]).await };
+    // No CSRF token, a bad field name, days out of range: refused, nothing changed.
+    let forged = admin
+        .post_raw(
+            "/admin/rules/settings",
+            &[
+                ("csrf", "guess"),
+                ("assigned_category_field", "cat"),
+                ("roaming_days", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    for (field_name, days) in [("bad field!", "5"), ("cat", "0"), ("cat", "many")] {
+        let refused = admin
+            .post(
+                "/admin/rules/settings",
+                &[
+                    ("assigned_category_field", field_name),
+                    ("roaming_days", days),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{field_name} {days}: {}", refused.body);
+    }
+    assert_eq!(
+        settings().await,
+        json!({"assigned_category_field": "assigned_category", "roaming_days": 90})
+    );
+    let saved = admin
+        .post(
+            "/admin/rules/settings",
+            &[
+                ("assigned_category_field", "home_category"),
+                ("roaming_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (saved.status, saved.location()),
+        (303, Some("/admin/rules"))
+    );
+    assert_eq!(
+        settings().await,
+        json!({"assigned_category_field": "home_category", "roaming_days": 30})
+    );
+    let log = cat.platform.store.audit(0, 10).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.action == "mutual.settings" && e.actor.contains("admin")));
+    // In French too.
+    admin.post("/language", &[("lang", "fr")]).await;
+    let page = admin.get("/admin/rules").await;
+    assert!(page.body.contains("Réglages du partage"), "{}", page.body);
+    // Not for other users.
+    let pw = cat.dir.path().join("pw");
+    std::fs::write(&pw, PW).unwrap();
+    ok(
+        &cat,
+        &[
+            "user",
+            "add",
+            "zoe",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    let mut zoe = cat.login("zoe", PW).await;
+    assert_eq!(zoe.get("/admin/rules").await.status, 403);
+    let refused = zoe
+        .post(
+            "/admin/rules/settings",
+            &[("assigned_category_field", "x"), ("roaming_days", "1")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(settings().await["roaming_days"], 30);
 }

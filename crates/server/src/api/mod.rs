@@ -5,6 +5,7 @@ mod archives;
 mod catalog;
 mod handlers;
 mod jobs;
+mod mutual;
 mod peers;
 mod publishing;
 pub use handlers::course_doc;
@@ -94,7 +95,29 @@ pub fn router() -> Router<AppState> {
         )
         .route("/peers", get(peers::list))
         .route("/peers/{id}", axum::routing::patch(peers::update))
+        .merge(mutual_routes())
         .fallback(|| async { AppError::new(ErrorCode::UnknownRecord, "no such API endpoint") })
+}
+
+/// Mutualisation (SPEC §8): rules, trusted fields, profile values, settings, deploy-home.
+fn mutual_routes() -> Router<AppState> {
+    use axum::routing::{delete, post};
+    Router::new()
+        .route("/rules", get(mutual::list_rules).post(mutual::add_rule))
+        .route("/rules/{id}", delete(mutual::remove_rule))
+        .route(
+            "/peers/{id}/trusted-fields",
+            get(mutual::trusted).put(mutual::set_trusted),
+        )
+        .route(
+            "/users/{id}/profile",
+            get(mutual::profile_of).patch(mutual::set_profile),
+        )
+        .route(
+            "/mutual/settings",
+            get(mutual::settings).patch(mutual::set_settings),
+        )
+        .route("/courses/{id}/deploy-home", post(mutual::deploy_home))
 }
 
 /// The caller of an API request, authenticated by a personal token.

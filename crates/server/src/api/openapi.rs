@@ -192,5 +192,6 @@ pub async fn document() -> Json<Value> {
     });
     super::publishing::describe(&mut doc);
     super::catalog::describe(&mut doc);
+    super::mutual::describe(&mut doc);
     Json(doc)
 }

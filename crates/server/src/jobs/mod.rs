@@ -53,8 +53,16 @@ impl Registry {
 const POLL: Duration = Duration::from_secs(1);
 /// How often a running job's claim is renewed.
 const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A claim not renewed for this long belongs to a dead runner.
+/// A claim not renewed for this long belongs to a dead runner (the default of
+/// `[jobs] stale_after_seconds`).
 pub const STALE_AFTER: i64 = 60;
+
+/// The configured staleness, and the beat that keeps live claims well inside it.
+fn stale_and_beat(platform: &Platform) -> (i64, Duration) {
+    let stale = platform.config.jobs.stale_after_seconds.max(2);
+    let beat = Duration::from_millis((stale as u64 * 1000 / 6).max(300)).min(HEARTBEAT);
+    (stale, beat)
+}
 
 /// Wakes the local runner when a job is queued in this process.
 #[derive(Clone, Default)]
@@ -84,11 +92,8 @@ pub async fn run(
     let workers = Arc::new(Semaphore::new(platform.config.jobs.workers.max(1)));
     let class_limit = platform.config.jobs.max_restores.max(1);
     let now = crate::services::now();
-    match platform
-        .store
-        .requeue_stale_jobs(now - STALE_AFTER, now)
-        .await
-    {
+    let (stale, _) = stale_and_beat(&platform);
+    match platform.store.requeue_stale_jobs(now - stale, now).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(jobs = n, "requeued jobs left running by a stopped process"),
         Err(e) => tracing::warn!(error = %e, "could not requeue stale jobs"),
@@ -129,14 +134,15 @@ pub async fn run(
 /// Renews this runner's claims, and takes back jobs whose runner died (another replica, or a
 /// process killed mid-job), at every beat.
 async fn beat(platform: Platform, runner: String, mut stop: watch::Receiver<bool>) {
+    let (stale, every) = stale_and_beat(&platform);
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(HEARTBEAT) => {
+            _ = tokio::time::sleep(every) => {
                 let now = crate::services::now();
                 if let Err(e) = platform.store.heartbeat_jobs(&runner, now).await {
                     tracing::warn!(error = %e, "job heartbeat failed");
                 }
-                match platform.store.requeue_stale_jobs(now - STALE_AFTER, now).await {
+                match platform.store.requeue_stale_jobs(now - stale, now).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(jobs = n, "requeued jobs whose runner stopped");
@@ -157,13 +163,24 @@ async fn execute(platform: Platform, registry: Registry, runner: String, job: Jo
     let max_attempts = job.max_attempts;
     let actor_user = job.actor_user;
     let job_kind = job.kind.clone();
-    // Handlers name the course they work on in their params; the mail shows it.
-    let course_label = job
-        .params
-        .get("course_label")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    // Handlers name the course they work on in their params (`course_label`, or the id of a
+    // local `course`); the mail shows it.
+    let course_label = match (
+        job.params.get("course_label").and_then(|v| v.as_str()),
+        job.params.get("course").and_then(|v| v.as_i64()),
+    ) {
+        (Some(label), _) => label.to_string(),
+        (None, Some(id)) => platform
+            .store
+            .course(pf_domain::ids::CourseId(id))
+            .await
+            .map(|c| c.fullname.as_str().to_string())
+            .unwrap_or_default(),
+        (None, None) => String::new(),
+    };
+    // The receiving side of a transfer is followed by the initiator, which tells its own user:
+    // one mail per operation, not one per platform.
+    let tells_user = job.kind != crate::services::publishing::receive::KIND;
     let outcome = match registry.get(&job.kind) {
         None => JobOutcome::Failed {
             code: "failed".into(),
@@ -206,21 +223,28 @@ async fn execute(platform: Platform, registry: Registry, runner: String, job: Jo
         )),
         JobOutcome::Cancelled | JobOutcome::Retry { .. } => None,
     };
-    if let Err(e) = platform.store.finish_job(id, &runner, outcome).await {
-        tracing::warn!(job = %id, error = %e, "could not record the end of a job");
-        return;
-    }
-    if let (Some((kind, error)), Some(user)) = (ending, actor_user) {
-        // A mail that cannot be queued is logged; it never changes how the job ended.
-        if let Err(e) = notify_end(&platform, id, &job_kind, &course_label, user, kind, error).await
-        {
-            tracing::warn!(job = %id, error = %e, "could not notify the end of a job");
+    let mut mails = Vec::new();
+    if let (Some((kind, error)), Some(user), true) = (ending, actor_user, tells_user) {
+        // A mail that cannot be written is logged; it never changes how the job ended.
+        match end_mail(&platform, id, &job_kind, &course_label, user, kind, error).await {
+            Ok(m) => mails = m,
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "could not write the mail of a job's end")
+            }
         }
+    }
+    if let Err(e) = platform
+        .store
+        .finish_job_telling(id, &runner, outcome, mails)
+        .await
+    {
+        tracing::warn!(job = %id, error = %e, "could not record the end of a job");
     }
 }
 
-/// Tells the user who asked for a job that it ended (SPEC §7), in their language.
-async fn notify_end(
+/// The mail telling the user who asked for a job that it ended (SPEC §7), in their language;
+/// queued with the job's end.
+async fn end_mail(
     platform: &Platform,
     id: pf_domain::ids::JobId,
     job_kind: &str,
@@ -228,7 +252,7 @@ async fn notify_end(
     user: pf_domain::ids::UserId,
     kind: &str,
     error: String,
-) -> Result<(), crate::error::AppError> {
+) -> Result<Vec<pf_store::NewMail>, crate::error::AppError> {
     let recipient = platform.store.user(user).await?;
     let url = format!(
         "{}/jobs/{id}",
@@ -242,7 +266,7 @@ async fn notify_end(
         ("URL", url),
         ("ERROR", error),
     ];
-    crate::mail::notify(
+    let (mails, _) = crate::mail::render_for(
         platform,
         kind,
         &[recipient],
@@ -250,5 +274,5 @@ async fn notify_end(
         serde_json::json!({ "job": id.0 }),
     )
     .await?;
-    Ok(())
+    Ok(mails)
 }

@@ -47,9 +47,13 @@ pub(super) fn acting_user(state: &AppState, call: &RpcCall) -> Result<Username, 
         AssertionError::ForeignUser(_) => {
             AppError::new(ErrorCode::BadUser, "a peer speaks only for its own users")
         }
-        AssertionError::NotDelegable | AssertionError::DelegationRequired => AppError::new(
+        AssertionError::DelegationRequired => AppError::new(
             ErrorCode::BadUser,
             "acting for a user of this platform needs a delegation it signed",
+        ),
+        AssertionError::NotDelegable => AppError::new(
+            ErrorCode::BadUser,
+            "a delegation does not allow this call: it allows deploy-home only",
         ),
         other => AppError::new(
             ErrorCode::BadUser,

@@ -14,6 +14,7 @@ mod mutual;
 mod pair;
 mod parts;
 mod transfer;
+mod transport;
 
 pub use caller::PeerCaller;
 
@@ -74,6 +75,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/rpc/jobs/{id}", get(transfer::job).fallback(unknown))
         .route("/rpc/ticket", post(transfer::renew).fallback(unknown))
+        .route("/rpc/part", post(transport::part).fallback(unknown))
+        .route(
+            "/rpc/jobs/{id}/cancel",
+            post(transport::cancel).fallback(unknown),
+        )
         .route(
             "/rpc/publication",
             get(transfer::status)

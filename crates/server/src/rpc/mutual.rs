@@ -8,7 +8,7 @@ use super::RpcCall;
 use crate::api::ApiJson;
 use crate::error::AppError;
 use crate::services::jobs::JobDoc;
-use crate::services::mutual::deploy::accept_delegated;
+use crate::services::mutual::home::accept_delegated;
 use crate::services::publishing::Offer;
 use crate::web::AppState;
 use axum::extract::State;

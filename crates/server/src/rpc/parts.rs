@@ -14,7 +14,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pf_api::ErrorCode;
 use pf_mbz::TransportManifest;
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const CHUNK: usize = 64 * 1024;
 
@@ -31,6 +33,38 @@ fn range_start(headers: &HeaderMap) -> Result<u64, AppError> {
         .ok_or_else(|| AppError::bad_request("only 'Range: bytes=N-' is supported"))
 }
 
+/// The parts (key → size) of an archive, parsed once per archive: a pull asks for every part
+/// of the same archive in turn, and a manifest of thousands of parts is worth not re-parsing.
+/// Archives never change once made; the cache is keyed by platform and archive, and small.
+async fn part_sizes(
+    p: &crate::platform::Platform,
+    archive: i64,
+) -> Result<Arc<HashMap<String, u64>>, AppError> {
+    type Cache = Mutex<HashMap<(String, i64), Arc<HashMap<String, u64>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (p.identity.key_id().to_string(), archive);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(hit.clone());
+    }
+    let rec = p.store.archive(archive).await?;
+    let manifest = TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
+        .map_err(|e| AppError::internal(format!("stored manifest {}: {e}", rec.id)))?;
+    let sizes: Arc<HashMap<String, u64>> = Arc::new(
+        manifest
+            .parts
+            .into_iter()
+            .map(|x| (x.sha256, x.size))
+            .collect(),
+    );
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= 16 {
+        map.clear();
+    }
+    map.insert(key, sizes.clone());
+    Ok(sizes)
+}
+
 /// Streams one part of a ticketed archive.
 pub async fn serve(
     State(state): State<AppState>,
@@ -43,15 +77,15 @@ pub async fn serve(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "a part needs a ticket"))?;
     let t = ticket::read(&p, text, true)?;
-    let rec = p.store.archive(t.archive).await?;
-    let manifest = TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
-        .map_err(|e| AppError::internal(format!("stored manifest {}: {e}", rec.id)))?;
-    let part = manifest
-        .parts
-        .iter()
-        .find(|x| x.sha256 == sha256)
-        .ok_or_else(|| AppError::not_found(format!("part {sha256} of archive {}", rec.id)))?
-        .clone();
+    let sizes = part_sizes(&p, t.archive).await?;
+    let size = *sizes
+        .get(&sha256)
+        .ok_or_else(|| AppError::not_found(format!("part {sha256} of archive {}", t.archive)))?;
+    let part = pf_mbz::transport::ManifestPart {
+        path: String::new(),
+        size,
+        sha256,
+    };
     let start = range_start(&headers)?;
     if start > part.size {
         return Ok((StatusCode::RANGE_NOT_SATISFIABLE, "").into_response());

@@ -8,7 +8,7 @@ use crate::rpc::PeerCaller;
 use crate::services::peers::require_admin;
 use pf_domain::category::flatten_tree;
 use pf_domain::ids::PeerId;
-use pf_net::{DescribeResponse, RemoteCategory, Transport};
+use pf_net::{DescribeResponse, RemoteCategory};
 use pf_store::RemoteCategoryRecord;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -50,7 +50,7 @@ pub async fn describe(p: &Platform) -> Result<DescribeResponse, AppError> {
         role: p.role().await?.as_str().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         url: p.config.platform.url.clone(),
-        transports: vec![Transport::Http],
+        transports: p.config.transfer.offered(),
         categories,
     })
 }

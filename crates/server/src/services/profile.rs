@@ -51,32 +51,65 @@ pub async fn set_value(
     key: &str,
     value: &str,
 ) -> Result<(), AppError> {
-    let editor = p
-        .store
-        .profile_fields()
-        .await?
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, e)| e)
-        .ok_or_else(|| AppError::not_found(format!("profile field '{key}'")))?;
+    set_values(p, actor, user, &[(key.to_string(), value.to_string())]).await
+}
+
+/// Sets several values on an account, every one checked (field defined, the actor allowed,
+/// a clean value) before the first is written, so a bad pair changes nothing.
+pub async fn set_values(
+    p: &Platform,
+    actor: &Actor,
+    user: UserId,
+    pairs: &[(String, String)],
+) -> Result<(), AppError> {
+    let fields = p.store.profile_fields().await?;
+    let admin = p.is_admin(actor).await?;
     let is_self = actor.user.as_ref().is_some_and(|u| u.id == user);
-    let allowed = p.is_admin(actor).await? || (is_self && editor == FieldEditor::User);
-    if !allowed {
-        return Err(AppError::forbidden(format!(
-            "profile field '{key}' (admin-managed)"
-        )));
+    let mut clean = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        let editor = fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, e)| *e)
+            .ok_or_else(|| AppError::not_found(format!("profile field '{key}'")))?;
+        if !(admin || (is_self && editor == FieldEditor::User)) {
+            return Err(AppError::forbidden(format!(
+                "profile field '{key}' (admin-managed)"
+            )));
+        }
+        clean.push((key, clean_value(value)?));
     }
     p.store.user(user).await?;
-    p.store
-        .set_profile_value(user, key, &clean_value(value)?)
+    for (key, value) in clean {
+        p.store.set_profile_value(user, key, &value).await?;
+        p.audit(
+            actor,
+            "profile.set",
+            format!("user:{user}"),
+            serde_json::json!({ "field": key }),
+        )
         .await?;
-    p.audit(
-        actor,
-        "profile.set",
-        format!("user:{user}"),
-        serde_json::json!({ "field": key }),
-    )
-    .await
+    }
+    Ok(())
+}
+
+/// A user's profile values (`{field: value}`, every defined field): administrators read
+/// anyone's, a user their own.
+pub async fn values_of(
+    p: &Platform,
+    actor: &Actor,
+    user: UserId,
+) -> Result<serde_json::Map<String, serde_json::Value>, AppError> {
+    let is_self = actor.user.as_ref().is_some_and(|u| u.id == user);
+    if !is_self && !p.is_admin(actor).await? {
+        return Err(AppError::not_found(format!("user {user}")));
+    }
+    p.store.user(user).await?;
+    Ok(fields_of(p, user)
+        .await?
+        .into_iter()
+        .map(|(k, _, v)| (k, serde_json::Value::String(v)))
+        .collect())
 }
 
 /// A user's fields with their editor and value (empty when unset), in definition order.

@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/rules", get(rules::page).post(rules::add))
         .route("/admin/rules/{id}/remove", post(rules::remove))
         .route("/admin/rules/trust/{peer}", post(rules::trust))
+        .route("/admin/rules/settings", post(rules::settings))
         .route(
             "/admin/profile-fields",
             get(profile::fields).post(profile::define),

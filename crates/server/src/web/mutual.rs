@@ -57,13 +57,17 @@ pub async fn targets(
         .collect())
 }
 
-/// Whether the course page shows "deploy to my platform".
+/// What the course page shows of "deploy to my platform": nothing (`none`), or the button,
+/// with a deploy key field when the course has a key (`{key: true}`).
 pub async fn course_offers_deploy_home(
     p: &crate::platform::Platform,
     actor: &Actor,
     course: CourseId,
-) -> Result<bool, AppError> {
-    deploy::may_deploy_home(p, actor, course).await
+) -> Result<minijinja::Value, AppError> {
+    if !deploy::may_deploy_home(p, actor, course).await? {
+        return Ok(minijinja::Value::from(()));
+    }
+    Ok(context! { key => deploy::needs_key(p, course).await? })
 }
 
 /// The origin (`scheme://host[:port]`) of a URL, for the CSP.
@@ -167,16 +171,25 @@ pub struct CsrfFields {
     csrf: String,
 }
 
+/// The one-click form: the CSRF token, and the deploy key when the course has one.
+#[derive(Deserialize)]
+pub struct DeployHomeFields {
+    csrf: String,
+    #[serde(default)]
+    deploy_key: Option<String>,
+}
+
 /// `POST /course/{id}/deploy-home`.
 pub async fn deploy_home(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<i64>,
-    WebForm(f): WebForm<CsrfFields>,
+    WebForm(f): WebForm<DeployHomeFields>,
 ) -> Result<Response, AppError> {
     visitor.check_csrf(&f.csrf)?;
     visitor.require_login()?;
-    let job = deploy::start(&state.platform, &visitor.actor, CourseId(id), None).await?;
+    let key = f.deploy_key.as_deref().filter(|k| !k.is_empty());
+    let job = deploy::start(&state.platform, &visitor.actor, CourseId(id), key, None).await?;
     Ok(Redirect::to(&format!("/jobs/{}", job.id)).into_response())
 }
 

@@ -1,5 +1,6 @@
 //! The profile rules page (administrators): rules with who would match them, add and remove,
-//! and the fields trusted from each peer's users.
+//! the fields trusted from each peer's users, and the mutualisation settings (the profile field
+//! naming a user's assigned category, how long roaming accounts are kept).
 
 use super::forms::WebForm;
 use super::session::Visitor;
@@ -25,13 +26,44 @@ pub async fn page(State(state): State<AppState>, visitor: Visitor) -> Result<Res
     for peer in p.store.peers().await? {
         peers.push(context! { id => peer.id.0, name => peer.name.clone(), trusted => p.store.trusted_fields(peer.id).await?.join(", ") });
     }
+    let settings = crate::services::mutual::settings(p, &visitor.actor).await?;
     render::page(
         &state,
         &visitor,
         "admin_rules.html",
-        context! { rules => rows, peers },
+        context! { rules => rows, peers, settings },
     )
     .await
+}
+
+/// The mutualisation settings form.
+#[derive(Deserialize)]
+pub struct SettingsFields {
+    csrf: String,
+    assigned_category_field: String,
+    roaming_days: String,
+}
+
+/// Saves the mutualisation settings (assigned category field, roaming retention).
+pub async fn settings(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    WebForm(f): WebForm<SettingsFields>,
+) -> Result<Response, AppError> {
+    visitor.check_csrf(&f.csrf)?;
+    let days: i64 = f
+        .roaming_days
+        .trim()
+        .parse()
+        .map_err(|_| AppError::bad_request("roaming days are a whole number"))?;
+    crate::services::mutual::set_settings(
+        &state.platform,
+        &visitor.actor,
+        Some(&f.assigned_category_field),
+        Some(days),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/rules").into_response())
 }
 
 /// The add-rule form.

@@ -4,12 +4,7 @@
 //! check; [`may_deploy_home`] for the button), [`start`] (one click: a `deploy-home` job) and
 //! the job itself ([`DeployHome`]), which offers the course's archive to the user's home over
 //! `POST /rpc/deploy-home` with the user's assertion *and the delegation the home signed*, then
-//! follows the home's receiving job like any transfer.
-//!
-//! On the **home**: [`accept_delegated`] decides the landing category — the user's assigned
-//! category when their admin-managed profile names one, else the incoming category — checks
-//! `course:create` for the user there, and enqueues the usual `receive` job (hidden arrival, the
-//! user enrolled with the deploy role), auditing the delegation's id.
+//! follows the home's receiving job like any transfer. The home's side is [`super::home`].
 
 use super::jump::live_delegation;
 use crate::error::AppError;
@@ -18,17 +13,16 @@ use crate::platform::Platform;
 use crate::rpc::PeerCaller;
 use crate::services::archives::transport::{newest_for_job, scan_archive};
 use crate::services::jobs::{enqueue, JobRequest};
-use crate::services::publishing::receive::{self, Params};
+use crate::services::publishing::ops::check_deploy_key;
 use crate::services::publishing::send::{course_lock, follow, source_capabilities};
-use crate::services::publishing::{kind_of, ticket, verify_manifest, Offer};
+use crate::services::publishing::{kind_of, ticket, Offer};
 use crate::services::{courses, now, rules, Actor, Via};
 use pf_api::ErrorCode;
-use pf_domain::access::{Capability, Context};
+use pf_domain::access::Capability;
 use pf_domain::admission::Operation;
-use pf_domain::ids::{CategoryId, CourseId, PeerId};
+use pf_domain::ids::{CourseId, PeerId};
 use pf_domain::rules::{RuleGrant, RuleVerdict};
 use pf_domain::user::Home;
-use pf_net::Delegation;
 use pf_store::{JobRecord, Lineage, PeerRecord, PeerStatus, UserRecord};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +33,9 @@ pub const KIND: &str = "deploy-home";
 struct Params2 {
     course: i64,
     peer: i64,
+    /// The course's name: the runner's end-of-job mail to the acting user shows it.
+    #[serde(default)]
+    course_label: String,
 }
 
 /// The deploy rules of the course for the actor: outside them, nothing is held; inside, the
@@ -116,11 +113,14 @@ async fn checked(
     Ok((user, peer))
 }
 
-/// Starts "deploy to my platform" for the acting roaming user: a `deploy-home` job.
+/// Starts "deploy to my platform" for the acting roaming user: a `deploy-home` job. A course
+/// with a deploy key needs it (`deploy_key`), checked like every deploy's.
+/// Whether the course asks for its deploy key is [`needs_key`].
 pub async fn start(
     p: &Platform,
     actor: &Actor,
     course: CourseId,
+    deploy_key: Option<&str>,
     idempotency_key: Option<String>,
 ) -> Result<JobRecord, AppError> {
     if !p.role().await?.duties().catalog {
@@ -135,15 +135,12 @@ pub async fn start(
     if record.idnumber.as_str().is_empty() {
         return Err(AppError::bad_request("the course has no idnumber"));
     }
-    if p.store.course_publishing(course).await?.0.is_some() {
-        return Err(AppError::new(
-            ErrorCode::MissingCapability,
-            "this course needs its deploy key: ask its catalog's managers",
-        ));
-    }
+    // Same argon2 check and throttle as every deploy.
+    check_deploy_key(p, actor, course, deploy_key).await?;
     let params = Params2 {
         course: course.0,
         peer: peer.id.0,
+        course_label: record.fullname.as_str().to_string(),
     };
     let (job, _) = enqueue(
         p,
@@ -158,6 +155,11 @@ pub async fn start(
     )
     .await?;
     Ok(job)
+}
+
+/// Whether the course has a deploy key (the button's form then asks for it).
+pub async fn needs_key(p: &Platform, course: CourseId) -> Result<bool, AppError> {
+    Ok(p.store.course_publishing(course).await?.0.is_some())
 }
 
 /// The `deploy-home` job.
@@ -246,6 +248,7 @@ async fn send_home(
         mode: None,
         category: None,
         asserted: Vec::new(),
+        transports: crate::services::publishing::transport::sender_transports(&p, &manifest).await,
     };
     let answer: serde_json::Value = caller
         .post_json_delegated(
@@ -296,107 +299,4 @@ async fn send_home(
     )
     .await?;
     Ok(result)
-}
-
-/// Home side: the landing category of a delegated deploy for our user — their assigned category
-/// (an admin-managed profile field, named by a setting, holding a category idnumber) or, when
-/// they have none, the incoming category.
-pub async fn landing_for(p: &Platform, user: &UserRecord) -> Result<CategoryId, AppError> {
-    let field = super::assigned_field(p).await?;
-    let fields = rules::trusted_fields(p, user).await?;
-    match fields
-        .get(&field)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
-        Some(idnumber) => p
-            .store
-            .categories()
-            .await?
-            .into_iter()
-            .find(|c| c.idnumber == idnumber)
-            .map(|c| c.id)
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::UnknownRecord,
-                    format!(
-                        "the assigned category {idnumber} of {} does not exist here",
-                        user.username
-                    ),
-                )
-            }),
-        None => crate::services::archives::import::landing_category(p).await,
-    }
-}
-
-/// Home side of `POST /rpc/deploy-home`: `peer` acts for our `user` under our `delegation`.
-pub async fn accept_delegated(
-    p: &Platform,
-    peer: &PeerRecord,
-    user: UserRecord,
-    delegation: &Delegation,
-    offer: Offer,
-) -> Result<JobRecord, AppError> {
-    verify_manifest(p, &peer.public_key, &offer.manifest, &offer.signature).await?;
-    if let Ok(existing) = p.store.job_by_key(&offer.idempotency_key).await {
-        if existing.kind == receive::KIND && existing.peer == Some(peer.id) {
-            return Ok(existing);
-        }
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            "this idempotency key names another operation here",
-        ));
-    }
-    if offer.operation != Operation::Deploy {
-        return Err(AppError::bad_request(
-            "a delegation to deploy home allows deploys only",
-        ));
-    }
-    if user.disabled {
-        return Err(AppError::new(
-            ErrorCode::BadUser,
-            "this account is disabled",
-        ));
-    }
-    let category = landing_for(p, &user).await?;
-    let actor = Actor::user(user.clone(), Via::Api);
-    p.require(
-        &actor,
-        Capability::CourseCreate,
-        Context::Category(category),
-    )
-    .await?;
-    let key = offer.idempotency_key.clone();
-    let label = format!("{} (via {})", user.username, peer.name);
-    let params = Params {
-        offer,
-        peer: peer.id.0,
-        account: user.id.0,
-        username: user.username.to_string(),
-        actor: label,
-        category: category.0,
-        delegation: Some(delegation.id.clone()),
-    };
-    let (job, _) = enqueue(
-        p,
-        &actor,
-        JobRequest {
-            kind: receive::KIND.into(),
-            params: serde_json::to_value(&params).map_err(AppError::internal)?,
-            idempotency_key: Some(key),
-            serial_key: None,
-            throttle_class: Some("restore".into()),
-        },
-    )
-    .await?;
-    p.store.set_job_peer(job.id, peer.id).await?;
-    p.audit(
-        &actor,
-        "deploy.delegated",
-        format!("category:{category}"),
-        serde_json::json!({ "peer": peer.name, "delegation": delegation.id,
-                            "delegation_expires": delegation.expires_at, "job": job.id.0 }),
-    )
-    .await?;
-    Ok(p.store.job(job.id).await?)
 }

@@ -4,11 +4,12 @@
 //!   it; the receiving side verifies, records the jump id (single use), updates the roaming
 //!   account and opens a session.
 //! - [`deploy`]: "deploy to my platform" on the common platform (who may, the `deploy-home`
-//!   job presenting the delegation) and on the home (the delegated offer: the assigned category,
-//!   `course:create` checked there).
+//!   job presenting the delegation); [`home`]: the home's side (the delegated offer: the
+//!   assigned category, `course:create` checked there).
 //! - [`privacy`]: what a roaming account keeps, and the purge of accounts not seen for N days.
 
 pub mod deploy;
+pub mod home;
 pub mod jump;
 pub mod privacy;
 
@@ -41,6 +42,17 @@ pub async fn settings_doc(p: &Platform) -> Result<serde_json::Value, AppError> {
         "assigned_category_field": assigned_field(p).await?,
         "roaming_days": p.setting_i64(ROAMING_DAYS, DEFAULT_ROAMING_DAYS).await?,
     }))
+}
+
+/// The mutualisation settings, for administrators (the API and the settings page).
+pub async fn settings(
+    p: &Platform,
+    actor: &crate::services::Actor,
+) -> Result<serde_json::Value, AppError> {
+    use pf_domain::access::{Capability, Context};
+    p.require(actor, Capability::SiteConfig, Context::System)
+        .await?;
+    settings_doc(p).await
 }
 
 /// Changes the mutualisation settings (administrators).

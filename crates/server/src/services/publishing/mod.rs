@@ -24,6 +24,7 @@ pub mod receive;
 pub mod send;
 pub mod status;
 pub mod ticket;
+pub mod transport;
 
 use crate::error::AppError;
 use crate::platform::Platform;
@@ -67,6 +68,9 @@ pub struct Offer {
     /// The capabilities the acting user holds on the source.
     #[serde(default)]
     pub asserted: Vec<Capability>,
+    /// The transports the sender serves for this archive (empty from an older sender: `http`).
+    #[serde(default)]
+    pub transports: Vec<pf_net::Transport>,
 }
 
 /// The job kind of an operation.
@@ -136,7 +140,14 @@ pub(crate) async fn assemble_to(
                     .map_err(|e| std::io::Error::other(e.to_string()))
             },
             &mut file,
-            &pf_mbz::ExportOptions::default(),
+            // A scratch file read back at once (and handed to the post-deploy hook): stored
+            // deflate blocks, not level 6 — compressing a large course only to inflate it again
+            // was most of a restore's time. What is kept is the parts, not this file.
+            &pf_mbz::ExportOptions {
+                level: 0,
+                media_level: 0,
+                ..pf_mbz::ExportOptions::default()
+            },
         )
         .map_err(crate::services::archives::write_failed)?;
         file.into_inner().map_err(|e| e.into_error())?.sync_all()?;

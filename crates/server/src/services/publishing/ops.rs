@@ -81,7 +81,9 @@ pub async fn target_peer(
     }
 }
 
-async fn check_deploy_key(
+/// Checks the course's deploy key, when it has one (argon2; wrong keys are throttled per course
+/// and user, and audited).
+pub(crate) async fn check_deploy_key(
     p: &Platform,
     actor: &Actor,
     course: CourseId,

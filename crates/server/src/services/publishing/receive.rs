@@ -3,6 +3,7 @@
 //! assembles, imports and commits the course in one transaction.
 
 use super::pull::{self, Source};
+use super::transport;
 use super::{verify_manifest, Offer, CURATION, DEPLOY_ROLE};
 use crate::error::AppError;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
@@ -265,7 +266,8 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     let missing = pull::missing_parts(&p, &manifest)?;
     let needed: u64 = missing.iter().map(|x| x.size).sum();
     pull::check_free_space(&p, needed)?;
-    ctx.set_transport("http").await?;
+    let mut choice =
+        transport::choose(&p.config.transfer, &offer.transports, manifest.total_size());
     ctx.enter(JobState::Transferring).await?;
     let mut progress = Progress {
         bytes_done: 0,
@@ -281,16 +283,20 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         archive: offer.archive,
         ticket: offer.ticket.clone(),
     };
-    progress = pull::pull(&ctx, &mut source, &missing, &staging, progress).await?;
+    progress =
+        transport::pull_parts(&ctx, &mut choice, &mut source, &missing, &staging, progress).await?;
     let _ = tokio::fs::remove_dir_all(&staging).await;
     ctx.check_cancel().await?;
     ctx.enter(JobState::Restoring).await?;
+    tracing::info!(job = %job.id, parts = missing.len(), bytes = needed, "parts pulled; restoring");
     progress.step = "restoring".into();
     ctx.progress(&progress).await?;
     let scratch = Scratch::new(&p)?;
     let mbz = scratch.path().join("received.mbz");
     super::assemble_to(&p, &manifest, &mbz).await?;
+    tracing::info!(job = %job.id, "archive assembled; importing");
     let promoted = stage_and_promote(&p, &mbz).await?;
+    tracing::info!(job = %job.id, "archive imported; committing");
     let mut tree = course_tree(&promoted.archive, context_category(context))?;
     tree.course.visible = visible;
     tree.course.idnumber = IdNumber::parse(&manifest.idnumber)?;
@@ -311,36 +317,53 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         .find(|x| x.path == SKELETON)
         .map(|x| x.sha256.clone())
         .unwrap_or_default();
+    // Tests only (`[transfer] test_hold_*`): a pause here lets a test cancel the running job;
+    // one inside the transaction lets a test kill the process in the middle of the restore.
+    let ms = |v: u64| (v > 0).then(|| std::time::Duration::from_millis(v));
+    if let Some(pause) = ms(p.config.transfer.test_hold_before_commit_ms) {
+        tokio::time::sleep(pause).await;
+    }
+    let hold = ms(p.config.transfer.test_hold_in_commit_ms);
+    if let Some(hold) = hold {
+        tracing::warn!(job = %job.id, ?hold, "test setting: holding the restore transaction open");
+    }
+    // A cancel that arrives from here on is too late: the course commits and the job ends done.
+    ctx.check_cancel().await?;
+    progress.step = "committing".into();
+    ctx.progress(&progress).await?;
     let created = p
         .store
-        .receive_course(ReceivedCourse {
-            tree,
-            archive: ReceivedArchive {
-                manifest: offer.manifest.clone(),
-                skeleton_sha256: skeleton,
-                size: manifest.total_size() as i64,
-                sha256: manifest.whole_sha256(),
-                signature: offer.signature.clone(),
+        .receive_course_holding(
+            ReceivedCourse {
+                tree,
+                archive: ReceivedArchive {
+                    manifest: offer.manifest.clone(),
+                    skeleton_sha256: skeleton,
+                    size: manifest.total_size() as i64,
+                    sha256: manifest.whole_sha256(),
+                    signature: offer.signature.clone(),
+                },
+                version,
+                enrol,
+                lineage: Lineage {
+                    operation: super::kind_of(offer.operation).into(),
+                    source_platform: peer.name.clone(),
+                    source_key: peer.key_id.clone(),
+                    source_course: offer.source_course,
+                    archive_sha256: manifest.whole_sha256(),
+                    archive_counter: manifest.archive_counter as i64,
+                    version: version_number,
+                    target_platform: me.clone(),
+                    target_key: p.identity.key_id().to_string(),
+                    target_course: 0,
+                    local_course: 0,
+                    actor: params.actor.clone(),
+                    job_key: job.idempotency_key.clone(),
+                    created_at: now(),
+                },
             },
-            version,
-            enrol,
-            lineage: Lineage {
-                operation: super::kind_of(offer.operation).into(),
-                source_platform: peer.name.clone(),
-                source_key: peer.key_id.clone(),
-                source_course: offer.source_course,
-                archive_sha256: manifest.whole_sha256(),
-                archive_counter: manifest.archive_counter as i64,
-                version: version_number,
-                target_platform: me.clone(),
-                target_key: p.identity.key_id().to_string(),
-                target_course: 0,
-                local_course: 0,
-                actor: params.actor.clone(),
-                job_key: job.idempotency_key.clone(),
-                created_at: now(),
-            },
-        })
+            hold,
+        )
         .await?;
     p.audit(
         &Actor::user(account, Via::Api),
@@ -350,6 +373,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
             "job": job.id.0, "key": job.idempotency_key, "peer": peer.name,
             "source_course": offer.source_course, "archive": manifest.whole_sha256(),
             "version": version_number, "parts_pulled": missing.len(), "bytes_pulled": needed,
+            "transport": transport::name(choice.transport), "notes": choice.notes,
             "had_users": promoted.archive.base.info.had_users,
         }),
     )
@@ -384,6 +408,9 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     );
     if let Some(h) = hook {
         result["hook"] = h;
+    }
+    if !choice.notes.is_empty() {
+        result["notes"] = serde_json::json!(choice.notes);
     }
     Ok(result)
 }

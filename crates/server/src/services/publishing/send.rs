@@ -40,37 +40,9 @@ pub struct Send(pub Operation);
 impl JobHandler for Send {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let op = self.0;
-        Box::pin(async move {
-            let (p, job) = (ctx.platform.clone(), ctx.job().clone());
-            let outcome = run(op, ctx).await;
-            let error = match &outcome {
-                Ok(_) => None,
-                Err(JobError::Final(e)) => Some(e.message.clone()),
-                Err(_) => return outcome,
-            };
-            if let Err(e) = tell(&p, &job, error.as_deref()).await {
-                tracing::warn!(job = %job.id, error = %e.message, "could not queue the job's mail");
-            }
-            outcome
-        })
+        // The runner tells the acting user how the job ended (`jobs::run_one`).
+        Box::pin(run(op, ctx))
     }
-}
-
-/// Mails the acting user how the job ended.
-async fn tell(
-    p: &Platform,
-    job: &pf_store::JobRecord,
-    error: Option<&str>,
-) -> Result<(), AppError> {
-    let Some(user) = job.actor_user else {
-        return Ok(());
-    };
-    let params: SendParams =
-        serde_json::from_value(job.params.clone()).map_err(AppError::internal)?;
-    let user = p.store.user(user).await?;
-    let course = p.store.course(CourseId(params.course)).await?;
-    let name = format!("{} #{}", job.kind, job.id);
-    super::notify::job_ended(p, &user, &name, &course, error).await
 }
 
 /// The source capabilities the actor holds for `op` on the course (what the offer asserts);
@@ -225,6 +197,7 @@ async fn transfer(
         mode: (op == Operation::Publish).then_some(params.mode.unwrap_or(PublishMode::Publish)),
         category: params.category,
         asserted,
+        transports: super::transport::sender_transports(&p, &manifest).await,
     };
     let answer: serde_json::Value = caller
         .post_json(peer, "/rpc/offer", &offer, Some(username))
@@ -278,14 +251,29 @@ pub(crate) async fn follow(
     remote: i64,
 ) -> Result<serde_json::Value, JobError> {
     let mut progress = Progress::default();
-    ctx.set_transport("http").await?;
     let mut state = JobState::Preparing;
+    let mut transport = String::new();
+    let mut cancelling = false;
     loop {
-        ctx.check_cancel().await?;
+        // A cancel here cancels the receiver's job too; its end (cancelled, or done when the
+        // cancel came after its commit) is this job's end.
+        if !cancelling && matches!(ctx.check_cancel().await, Err(JobError::Cancelled)) {
+            let path = format!("/rpc/jobs/{remote}/cancel");
+            let _: serde_json::Value = caller
+                .post_json(peer, &path, &serde_json::json!({}), None)
+                .await?;
+            cancelling = true;
+        }
         let doc: serde_json::Value = caller
             .get_json(peer, &format!("/rpc/jobs/{remote}"), None)
             .await?;
         let remote_state = doc["state"].as_str().unwrap_or("");
+        if let Some(t) = doc["transport"].as_str() {
+            if t != transport {
+                ctx.set_transport(t).await?;
+                transport = t.to_string();
+            }
+        }
         let next = match remote_state {
             "transferring" => Some(JobState::Transferring),
             "restoring" => Some(JobState::Restoring),
@@ -305,6 +293,7 @@ pub(crate) async fn follow(
         }
         match remote_state {
             "done" => return Ok(doc),
+            "cancelled" if cancelling => return Err(JobError::Cancelled),
             "failed" | "cancelled" => return Err(JobError::Final(remote_error(&doc))),
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
