@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mail_refusals",
         sql: include_str!("../migrations/postgres/0012_mail_refusals.sql"),
     },
+    Migration {
+        version: 15,
+        name: "lineage_keys",
+        sql: include_str!("../migrations/postgres/0015_lineage_keys.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

@@ -45,8 +45,10 @@ pub struct NewVersion {
 pub struct Lineage {
     /// `publish`, `deploy` or `retrofit`.
     pub operation: String,
-    /// Source platform name.
+    /// Source platform name (for display: names are not unique).
     pub source_platform: String,
+    /// Source platform key id (what matching goes by; empty on edges older than migration 15).
+    pub source_key: String,
     /// Course id on the source.
     pub source_course: i64,
     /// SHA-256 of the archive's manifest.
@@ -55,8 +57,10 @@ pub struct Lineage {
     pub archive_counter: i64,
     /// The publication version, for publications.
     pub version: Option<i64>,
-    /// Target platform name.
+    /// Target platform name (for display).
     pub target_platform: String,
+    /// Target platform key id (empty on edges older than migration 15).
+    pub target_key: String,
     /// Course id on the target.
     pub target_course: i64,
     /// This platform's course the edge is about (filled in by the receiving transaction).
@@ -106,7 +110,8 @@ async fn insert_lineage(
     sqlx::query(
         "INSERT INTO lineage (operation, source_platform, source_course, archive_sha256,
              archive_counter, version, target_platform, target_course, local_course, actor, job_key,
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             created_at, source_key, target_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&l.operation)
     .bind(&l.source_platform)
@@ -120,6 +125,8 @@ async fn insert_lineage(
     .bind(&l.actor)
     .bind(&l.job_key)
     .bind(l.created_at)
+    .bind(&l.source_key)
+    .bind(&l.target_key)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -129,11 +136,13 @@ fn lineage_row(r: &AnyRow) -> StoreResult<Lineage> {
     Ok(Lineage {
         operation: r.try_get("operation")?,
         source_platform: r.try_get("source_platform")?,
+        source_key: r.try_get("source_key")?,
         source_course: r.try_get("source_course")?,
         archive_sha256: r.try_get("archive_sha256")?,
         archive_counter: r.try_get("archive_counter")?,
         version: r.try_get("version")?,
         target_platform: r.try_get("target_platform")?,
+        target_key: r.try_get("target_key")?,
         target_course: r.try_get("target_course")?,
         local_course: r.try_get("local_course")?,
         actor: r.try_get("actor")?,
@@ -279,13 +288,13 @@ impl Store {
         rows.iter().map(lineage_row).collect()
     }
 
-    /// The edges this platform recorded towards a course of another platform (by its name and
-    /// course id there), oldest first: where a remote copy came from.
-    pub async fn lineage_to(&self, platform: &str, course: i64) -> StoreResult<Vec<Lineage>> {
+    /// The edges this platform recorded towards a course of the platform whose key id is `key`
+    /// (names are not unique), oldest first.
+    pub async fn lineage_to_key(&self, key: &str, course: i64) -> StoreResult<Vec<Lineage>> {
         let rows = sqlx::query(
-            "SELECT * FROM lineage WHERE target_platform = $1 AND target_course = $2 ORDER BY id",
+            "SELECT * FROM lineage WHERE target_key = $1 AND target_course = $2 ORDER BY id",
         )
-        .bind(platform)
+        .bind(key)
         .bind(course)
         .fetch_all(self.pool())
         .await?;

@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mail_refusals",
         sql: include_str!("../migrations/sqlite/0012_mail_refusals.sql"),
     },
+    Migration {
+        version: 15,
+        name: "lineage_keys",
+        sql: include_str!("../migrations/sqlite/0015_lineage_keys.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.

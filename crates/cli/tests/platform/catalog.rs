@@ -540,7 +540,18 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         assert_eq!(copy["visible"], false);
         assert_eq!(copy["newer_version"], Value::Null);
         assert_eq!(copy["source"]["platform"], "cat");
+        // Hidden, and the factory has no part in their lineage (the catalog deployed them):
+        // listed for the path, names withheld.
+        assert_eq!(copy["names_withheld"], true, "{copy}");
+        assert_eq!(copy["fullname"], "", "{copy}");
     }
+    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
+    let copies_page = fb.get(&format!("/course/{gap}/copies")).await;
+    assert!(
+        copies_page.body.contains("hidden course (names withheld)"),
+        "{}",
+        copies_page.body
+    );
     // Version 2 on the catalog: the training copies of version 1 say so.
     let gap_id = CourseId(gap.parse().unwrap());
     let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
@@ -569,6 +580,9 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         .clone();
     for copy in &t1_copies {
         assert_eq!(copy["newer_version"], 2, "{copy}");
+        // The catalog deployed them: it sees their names.
+        assert_eq!(copy["names_withheld"], false, "{copy}");
+        assert_ne!(copy["fullname"], "", "{copy}");
     }
     let running = t1_copies
         .iter()
@@ -596,7 +610,6 @@ async fn deploy_everywhere_and_the_sessions_list_across_the_network() {
         "{}",
         course_page.body
     );
-    let mut fb = f.login("admin", ADMIN_PASSWORD).await;
     let course_page = fb.get(&format!("/course/{gap}")).await;
     assert!(
         course_page
@@ -824,4 +837,651 @@ async fn a_catalog_opens_and_closes_the_sessions_of_courses_it_deployed() {
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "not_admitted", "{refused:?}");
     assert_eq!(course_json(&courses(&t).await, remote), &before);
+}
+
+/// The id, on `tp`, of its peer named `name` (the first one, for tests with unique names).
+async fn peer_id(tp: &TestPlatform, name: &str) -> i64 {
+    tp.platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no peer {name}"))
+        .id
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_picker_lists_only_the_categories_that_admit_the_user() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    // No grant: only the deployer's own account on the training platform admits a deploy (a).
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", ""]).await.code,
+        0
+    );
+    let physics = ok(&t, &["category", "add", "Physics", "--json"]).await["id"]
+        .as_i64()
+        .unwrap();
+    // A category under Physics: her role there reaches it (the context chain).
+    let labs = ok(
+        &t,
+        &[
+            "category",
+            "add",
+            "Labs",
+            "--parent",
+            &physics.to_string(),
+            "--json",
+        ],
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let (incoming, running, closed) = (
+        category(&t, "Incoming").await,
+        category(&t, "Running").await,
+        category(&t, "Closed").await,
+    );
+    ok(&c, &["network", "scan", "--json"]).await;
+    let course = super::publishing::course_from(&c, "sandbox-test").await;
+    let role = format!("deployer@course:{course}");
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "dora's long password\n").unwrap();
+    ok(
+        &c,
+        &[
+            "user",
+            "add",
+            "dora",
+            "--role",
+            &role,
+            "--password-file",
+            pw.path().to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    let creator = format!("coursecreator@category:{physics}");
+    ok(&t, &["user", "add", "tdora", "--role", &creator, "--json"]).await;
+    assert_eq!(
+        cli(&t, &["peer", "link", "cat", "dora", "--to", "tdora"])
+            .await
+            .code,
+        0
+    );
+    let tp = peer_id(&c, "train").await;
+    let option = |cat: i64| format!("value=\"{tp}:{cat}\"");
+
+    // Her picker: the target is offered (a category admits her), with Physics and Labs only.
+    let mut b = c.login("dora", "dora's long password").await;
+    let page = b.get(&format!("/course/{course}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(">train</option>"), "{}", page.body);
+    assert!(page.body.contains(&option(physics)), "{}", page.body);
+    assert!(page.body.contains(&option(labs)), "{}", page.body);
+    assert!(page.body.contains("Physics &#x2f; Labs"), "{}", page.body);
+    for other in [incoming, running, closed] {
+        assert!(
+            !page.body.contains(&option(other)),
+            "{other}: {}",
+            page.body
+        );
+    }
+    // The receiver's one answer says the same (one signed call per target).
+    let peer = c
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id.0 == tp)
+        .unwrap();
+    let caller = pf_server::rpc::PeerCaller::new(&c.platform).unwrap();
+    let dora = pf_domain::user::Username::parse("dora").unwrap();
+    let scope: Value = caller
+        .post_json(
+            &peer,
+            "/rpc/admit-categories",
+            &json!({ "operation": "deploy", "asserted": ["publishflow:deploy"] }),
+            Some(&dora),
+        )
+        .await
+        .unwrap();
+    let mut admitted: Vec<(i64, String)> = scope["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_i64().unwrap(), c["admitted"].to_string()))
+        .collect();
+    admitted.sort();
+    let by_account = "\"by_account\"".to_string();
+    assert_eq!(
+        admitted,
+        [(physics, by_account.clone()), (labs, by_account)],
+        "{scope}"
+    );
+    assert_eq!(scope["landing_refused"]["code"], "missing_capability");
+
+    // Deploying into another category anyway: refused by the receiver, nothing created.
+    let refused = b
+        .post(
+            &format!("/course/{course}/deploy"),
+            &[
+                ("peer", &tp.to_string()),
+                ("category", &format!("{tp}:{running}")),
+            ],
+        )
+        .await;
+    if let Some(job) = refused.location().and_then(|l| l.strip_prefix("/jobs/")) {
+        let job = super::publishing::wait_job(&c, job).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["error"]["code"], "missing_capability", "{job}");
+    } else {
+        assert_ne!(refused.status, 303, "{}", refused.body);
+    }
+    assert!(courses(&t).await.is_empty());
+    // Into Physics: admitted, the course lands there.
+    let done = b
+        .post(
+            &format!("/course/{course}/deploy"),
+            &[
+                ("peer", &tp.to_string()),
+                ("category", &format!("{tp}:{physics}")),
+            ],
+        )
+        .await;
+    let job = done
+        .location()
+        .and_then(|l| l.strip_prefix("/jobs/"))
+        .unwrap()
+        .to_string();
+    let job = super::publishing::wait_job(&c, &job).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let id = job["result"]["course_id"].as_i64().unwrap();
+    assert_eq!(course_json(&courses(&t).await, id)["category"], physics);
+
+    // With the deploy grant (admission (b)), the admin may deploy anywhere: every category.
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", "deploy,sessions"])
+            .await
+            .code,
+        0
+    );
+    let mut admin = c.login("admin", ADMIN_PASSWORD).await;
+    let page = admin.get(&format!("/course/{course}")).await;
+    for cat in [incoming, running, closed, physics] {
+        assert!(page.body.contains(&option(cat)), "{cat}: {}", page.body);
+    }
+    // Without free category choice, no picker at all.
+    assert_eq!(
+        cli(&c, &["course", "set", &course, "--free-category", "off"])
+            .await
+            .code,
+        0
+    );
+    let page = admin.get(&format!("/course/{course}")).await;
+    assert!(!page.body.contains(&option(physics)), "{}", page.body);
+
+    // Deploy for test from a factory (no local target): her incoming category refuses her, so
+    // the picker does not offer it either — only Physics and Labs.
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    pair(&t, &f).await;
+    assert_eq!(
+        cli(&t, &["peer", "set", "fac", "--grant", ""]).await.code,
+        0
+    );
+    ok(&f, &["network", "scan", "--json"]).await;
+    let draft = super::publishing::course_from(&f, "sandbox-test").await;
+    let role = format!("deployer@course:{draft}");
+    ok(
+        &f,
+        &[
+            "user",
+            "add",
+            "dora",
+            "--role",
+            &role,
+            "--password-file",
+            pw.path().to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        cli(&t, &["peer", "link", "fac", "dora", "--to", "tdora"])
+            .await
+            .code,
+        0
+    );
+    let tf = peer_id(&f, "train").await;
+    let mut fb = f.login("dora", "dora's long password").await;
+    let page = fb.get(&format!("/course/{draft}")).await;
+    let select = page
+        .body
+        .split("name=\"category\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</select>").next())
+        .unwrap_or_else(|| panic!("no picker in {}", page.body));
+    assert!(!select.contains("value=\"\""), "{select}");
+    assert!(
+        select.contains(&format!("value=\"{tf}:{physics}\"")),
+        "{select}"
+    );
+    assert!(
+        select.contains(&format!("value=\"{tf}:{labs}\"")),
+        "{select}"
+    );
+    assert!(
+        !select.contains(&format!("value=\"{tf}:{incoming}\"")),
+        "{select}"
+    );
+    // On the catalog, the incoming choice stays for a deploy here.
+    let page = b.get(&format!("/course/{course}")).await;
+    assert!(
+        page.body.contains("name=\"category\"><option value=\"\">"),
+        "{}",
+        page.body
+    );
+}
+
+/// The ids, on `tp`, of its peers, in pairing order.
+async fn peer_ids(tp: &TestPlatform) -> Vec<i64> {
+    let mut ids: Vec<i64> = tp
+        .platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id.0)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_that_share_a_name_are_told_apart_by_their_keys() {
+    let f = TestPlatform::start(PlatformRole::Factory, "fac").await;
+    let c1 = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let c2 = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t1 = TestPlatform::start(PlatformRole::Training, "train").await;
+    let t2 = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&c1, &f).await;
+    pair(&c2, &f).await;
+    pair(&t1, &c2).await;
+    pair(&t2, &c2).await;
+    pair(&t1, &f).await;
+    let on_f = peer_ids(&f).await;
+    let (c1_id, c2_id) = (on_f[0].to_string(), on_f[1].to_string());
+    let on_c2 = peer_ids(&c2).await;
+    let (t1_id, t2_id) = (on_c2[1].to_string(), on_c2[2].to_string());
+
+    // Version 1 on both catalogs (the same course id on each), version 2 on the first only.
+    let gap = super::publishing::course_from(&f, "gapfill_example_course").await;
+    let publish = |catalog: &str, mode: &str| {
+        let (catalog, mode) = (catalog.to_string(), mode.to_string());
+        let (f, gap) = (&f, gap.clone());
+        async move {
+            ok(
+                f,
+                &[
+                    "publish",
+                    &gap,
+                    "--catalog",
+                    &catalog,
+                    "--mode",
+                    &mode,
+                    "--wait",
+                    "--json",
+                ],
+            )
+            .await["result"]["course_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let v1_on_c1 = publish(&c1_id, "publish").await;
+    let v1_on_c2 = publish(&c2_id, "publish").await;
+    assert_eq!(v1_on_c1, v1_on_c2, "the two catalogs must number alike");
+    let gap_id = CourseId(gap.parse().unwrap());
+    let first = f.platform.store.sections(gap_id).await.unwrap()[0].id;
+    f.platform
+        .store
+        .update_section(first, Some("v2".into()), None)
+        .await
+        .unwrap();
+    publish(&c1_id, "update").await;
+
+    // The second catalog deploys its version 1 to both training platforms named "train".
+    let v1 = v1_on_c2.to_string();
+    let deploy = |to: String| {
+        let (c2, v1) = (&c2, v1.clone());
+        async move {
+            let job = ok(c2, &["deploy", &v1, "--to", &to, "--wait", "--json"]).await;
+            (
+                job["result"]["course_id"].as_i64().unwrap(),
+                job["id"].clone(),
+            )
+        }
+    };
+    let (r1, _) = deploy(t1_id.clone()).await;
+    let (r2, job2) = deploy(t2_id.clone()).await;
+    assert_eq!(r1, r2, "the two training platforms must number alike");
+
+    // The factory's sessions list: the copy on train came from the second "cat", which holds
+    // no newer version (by name, the first one's version 2 would be claimed).
+    let list = ok(&f, &["course", "sessions", &gap, "--json"]).await;
+    let platforms = list["platforms"].as_array().unwrap();
+    let cats: Vec<&Value> = platforms
+        .iter()
+        .filter(|p| p["platform"] == "cat")
+        .collect();
+    assert_eq!(cats.len(), 2, "{list}");
+    assert_ne!(cats[0]["key"], cats[1]["key"]);
+    let train = platforms.iter().find(|p| p["platform"] == "train").unwrap();
+    let copy = &train["copies"][0];
+    assert_eq!(copy["version"], 1, "{list}");
+    assert_eq!(copy["newer_version"], Value::Null, "{list}");
+    let c2_key = c2.platform.identity.key_id().to_string();
+    assert_eq!(copy["source"]["key"], c2_key.as_str(), "{copy}");
+
+    // On the catalog, `--on train` is ambiguous; the peer id is not, and acts on that one only.
+    let r = r1.to_string();
+    let ambiguous = cli(&c2, &["session", "open", &r, "--on", "train", "--json"]).await;
+    assert_ne!(ambiguous.code, 0, "{ambiguous:?}");
+    let running2 = category(&t2, "Running").await;
+    let incoming1 = category(&t1, "Incoming").await;
+    // The course page's remote controls name each copy's peer by id.
+    let mut b = c2.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/course/{v1}")).await;
+    for id in [&t1_id, &t2_id] {
+        assert!(
+            page.body.contains(&format!("name=\"peer\" value=\"{id}\"")),
+            "{id}: {}",
+            page.body
+        );
+    }
+    let form = b
+        .post(
+            &format!("/course/{v1}/remote-session"),
+            &[("peer", t2_id.as_str()), ("target", &r), ("action", "open")],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    assert_eq!(course_json(&courses(&t2).await, r2)["category"], running2);
+    assert_eq!(course_json(&courses(&t1).await, r1)["category"], incoming1);
+    // The job page links to the copy on the platform the job sent it to.
+    let job_page = b.get(&format!("/jobs/{job2}")).await;
+    let link = format!("href=\"{}/course/{r2}\"", t2.url.trim_end_matches('/'));
+    assert!(
+        job_page.body.replace("&#x2f;", "/").contains(&link),
+        "{link} in {}",
+        job_page.body
+    );
+    // The lineage links go to each copy on its own platform.
+    let decoded = page.body.replace("&#x2f;", "/");
+    for (tp, course) in [(&t1, r1), (&t2, r2)] {
+        let link = format!("href=\"{}/course/{course}\"", tp.url.trim_end_matches('/'));
+        assert!(decoded.contains(&link), "{link} in {decoded}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_are_listed_only_to_peers_on_their_lineage_or_granted_an_operation() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    let other = TestPlatform::start(PlatformRole::Catalog, "other").await;
+    pair(&t, &c).await;
+    pair(&t, &other).await;
+    let course = super::publishing::course_from(&c, "sandbox-test").await;
+    let idnumber = ok(&c, &["course", "show", &course, "--json"]).await["idnumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t_id = peer_id(&c, "train").await.to_string();
+    let deploy = |key: &'static str| {
+        let (c, course, t_id) = (&c, course.clone(), t_id.clone());
+        async move {
+            ok(
+                c,
+                &[
+                    "deploy",
+                    &course,
+                    "--to",
+                    &t_id,
+                    "--idempotency-key",
+                    key,
+                    "--wait",
+                    "--json",
+                ],
+            )
+            .await["result"]["course_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let hidden = deploy("first").await;
+    let running = deploy("second").await;
+    ok(&t, &["session", "open", &running.to_string(), "--json"]).await;
+    let names = |answer: &Value, id: i64| -> (Value, Value, Value) {
+        let copy = answer["copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["course_id"] == id)
+            .unwrap_or_else(|| panic!("no copy {id} in {answer}"))
+            .clone();
+        (
+            copy["shortname"].clone(),
+            copy["fullname"].clone(),
+            copy["names_withheld"].clone(),
+        )
+    };
+    // The catalog that deployed both copies is on their lineage: everything, names included.
+    let full = ask_sessions(&c, &idnumber).await.unwrap();
+    assert_eq!(full["copies"].as_array().unwrap().len(), 2, "{full}");
+    let (short, _, withheld) = names(&full, hidden);
+    assert_ne!(short, "", "{full}");
+    assert_eq!(withheld, false);
+    // Another catalog, granted deploy and sessions by pairing but on neither lineage: both
+    // copies, the hidden one without its names.
+    let partner = ask_sessions(&other, &idnumber).await.unwrap();
+    assert_eq!(partner["copies"].as_array().unwrap().len(), 2, "{partner}");
+    assert_eq!(names(&partner, hidden), (json!(""), json!(""), json!(true)));
+    let (short, full_name, withheld) = names(&partner, running);
+    assert_ne!(short, "");
+    assert_ne!(full_name, "");
+    assert_eq!(withheld, false);
+    // Without any grant and on no lineage: refused, nothing listed.
+    assert_eq!(
+        cli(&t, &["peer", "set", "other", "--grant", ""]).await.code,
+        0
+    );
+    let refused = ask_sessions(&other, &idnumber).await.unwrap_err();
+    assert_eq!(refused, "not_admitted");
+    // The catalog keeps its view without any grant: it is on the lineage.
+    assert_eq!(
+        cli(&t, &["peer", "set", "cat", "--grant", ""]).await.code,
+        0
+    );
+    let still = ask_sessions(&c, &idnumber).await.unwrap();
+    assert_eq!(still["copies"].as_array().unwrap().len(), 2, "{still}");
+    assert_eq!(names(&still, hidden).2, false);
+}
+
+/// The peer record named `name` on `tp`.
+async fn peer_record(tp: &TestPlatform, name: &str) -> pf_store::PeerRecord {
+    tp.platform
+        .store
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap()
+}
+
+/// `tp` asks its peer `train` for its copies of `idnumber` (the error's code when refused).
+async fn ask_sessions(tp: &TestPlatform, idnumber: &str) -> Result<Value, String> {
+    let peer = peer_record(tp, "train").await;
+    let caller = pf_server::rpc::PeerCaller::new(&tp.platform).unwrap();
+    let path = format!("/rpc/sessions?idnumber={idnumber}");
+    caller
+        .get_json::<Value>(&peer, &path, None)
+        .await
+        .map_err(|e| e.code.as_str().to_string())
+}
+
+/// The value of the hidden input `name` in the first form of `html` with class `class`.
+fn form_value(html: &str, class: &str, name: &str) -> String {
+    let start = html
+        .find(&format!("class=\"inline {class}\""))
+        .unwrap_or_else(|| panic!("no {class} form in {html}"));
+    let form = &html[start..];
+    let form = &form[..form.find("</form>").unwrap()];
+    let at = form
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in {form}"));
+    let rest = &form[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogs_remote_open_notifies_the_participants_and_its_page_closes_the_session() {
+    let c = TestPlatform::start(PlatformRole::Catalog, "cat").await;
+    let t = TestPlatform::start(PlatformRole::Training, "train").await;
+    pair(&t, &c).await;
+    let course = super::publishing::course_from(&c, "sandbox-test").await;
+    let remote = ok(
+        &c,
+        &["deploy", &course, "--to", "train", "--wait", "--json"],
+    )
+    .await["result"]["course_id"]
+        .as_i64()
+        .unwrap();
+    let remote_s = remote.to_string();
+    // The training course's participants, in two languages.
+    for (name, lang, role) in [
+        ("ann", "en", "student"),
+        ("bob", "fr", "student"),
+        ("tina", "fr", "editingteacher"),
+    ] {
+        let role = format!("{role}@course:{remote}");
+        let email = format!("{name}@example.org");
+        ok(
+            &t,
+            &[
+                "user", "add", name, "--email", &email, "--lang", lang, "--role", &role, "--json",
+            ],
+        )
+        .await;
+    }
+
+    // The catalog opens it with notification: the training platform mails its participants.
+    let open = ok(
+        &c,
+        &[
+            "session", "open", &remote_s, "--on", "train", "--notify", "--json",
+        ],
+    )
+    .await;
+    assert_eq!(open["notified"], 3, "{open}");
+    assert_eq!(open["visible"], true);
+    let outbox = ok(&t, &["outbox", "list", "--json"]).await;
+    let outbox = outbox.as_array().unwrap();
+    let mut to: Vec<(&str, &str)> = outbox
+        .iter()
+        .map(|m| (m["to"].as_str().unwrap(), m["lang"].as_str().unwrap()))
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            ("ann@example.org", "en"),
+            ("bob@example.org", "fr"),
+            ("tina@example.org", "fr")
+        ],
+        "{outbox:?}"
+    );
+    assert!(
+        outbox.iter().all(|m| m["kind"] == "session_open"),
+        "{outbox:?}"
+    );
+    // Nothing is mailed from the catalog.
+    assert_eq!(ok(&c, &["outbox", "list", "--json"]).await, json!([]));
+    // Audited on both sides.
+    let on_t = audit_actions(&t).await;
+    assert!(
+        on_t.iter().any(|(a, r, d)| a == "session.open"
+            && r == "ok"
+            && d["peer"] == "cat"
+            && d["notify"] == true
+            && d["mail_queued"] == 3),
+        "{on_t:?}"
+    );
+    let on_c = audit_actions(&c).await;
+    assert!(
+        on_c.iter().any(|(a, _, d)| a == "session.remote_open"
+            && d["action"]["notify"] == true
+            && d["result"]["notified"] == 3),
+        "{on_c:?}"
+    );
+
+    // The close button of the catalog's course page closes it there (protected: students
+    // switched), with the form as the page renders it.
+    let mut b = c.login("admin", ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/course/{course}")).await;
+    let peer = form_value(&page.body, "remote-close", "peer");
+    let target = form_value(&page.body, "remote-close", "target");
+    assert_eq!(target, remote_s);
+    assert_eq!(form_value(&page.body, "remote-close", "action"), "close");
+    let closed = b
+        .post(
+            &format!("/course/{course}/remote-session"),
+            &[
+                ("peer", peer.as_str()),
+                ("target", target.as_str()),
+                ("action", "close"),
+                ("mode", "protected"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status, 303, "{}", closed.body);
+    assert_eq!(
+        closed.location(),
+        Some(format!("/course/{course}").as_str())
+    );
+    let on_t_course = course_json(&courses(&t).await, remote).clone();
+    assert_eq!(on_t_course["category"], category(&t, "Closed").await);
+    assert_eq!(on_t_course["visible"], true);
+    let on_t = audit_actions(&t).await;
+    assert!(
+        on_t.iter().any(|(a, _, d)| a == "session.close"
+            && d["peer"] == "cat"
+            && d["mode"] == "protected"),
+        "{on_t:?}"
+    );
+    assert!(audit_actions(&c)
+        .await
+        .iter()
+        .any(|(a, _, d)| a == "session.remote_close" && d["result"]["switched"] == 2));
+    // A bad mode from the form changes nothing.
+    let bad = b
+        .post(
+            &format!("/course/{course}/remote-session"),
+            &[
+                ("peer", peer.as_str()),
+                ("target", target.as_str()),
+                ("action", "close"),
+                ("mode", "sideways"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(course_json(&courses(&t).await, remote), &on_t_course);
 }

@@ -358,7 +358,8 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     assert_eq!(edges[1]["operation"], "deploy");
     assert_eq!(
         edges[1]["target"],
-        json!({"platform": "train", "course_id": on_t_id})
+        json!({"platform": "train", "course_id": on_t_id,
+               "key": t.platform.identity.key_id().to_string()})
     );
     let edges = ok(&t, &["course", "lineage", &on_t_id.to_string(), "--json"]).await;
     assert_eq!(

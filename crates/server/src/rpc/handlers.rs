@@ -206,12 +206,16 @@ pub async fn course_exists(
     .into_response())
 }
 
-/// `GET /rpc/sessions?idnumber=X`: this platform's copies of a course (the transport of the
-/// sessions list, SPEC §5.7; `services::copies`).
+/// `GET /rpc/sessions?idnumber=X`: this platform's copies of a course that the calling peer may
+/// see (the transport of the sessions list, SPEC §5.7; the rule is
+/// `services::copies_exposure`).
 pub async fn sessions(
     State(state): State<AppState>,
+    Extension(call): Extension<RpcCall>,
     Query(q): Query<ByIdnumber>,
 ) -> Result<Response, AppError> {
-    let copies = crate::services::copies::local_copies(&state.platform, &q.idnumber).await?;
+    let copies =
+        crate::services::copies_exposure::copies_for_peer(&state.platform, &call.peer, &q.idnumber)
+            .await?;
     Ok(Json(copies).into_response())
 }

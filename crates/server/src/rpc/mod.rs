@@ -58,6 +58,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/rpc/admit", post(handlers::admit).fallback(unknown))
         .route(
+            "/rpc/admit-categories",
+            post(catalog::admit_categories).fallback(unknown),
+        )
+        .route(
             "/rpc/course-exists",
             get(handlers::course_exists).fallback(unknown),
         )

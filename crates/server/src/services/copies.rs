@@ -2,8 +2,10 @@
 //! course, version, visible, state — gathered from this platform and from each active peer over
 //! the signed `GET /rpc/sessions`. A peer that does not answer is listed as unavailable, never
 //! an error. A training copy knows where it came from (its deploy edge), so the list can give it
-//! its version and say when the catalog holds a newer one.
+//! its version and say when the catalog holds a newer one. Platforms are matched by key id,
+//! never by name (names are not unique, `services::peer_keys`).
 
+use super::peer_keys::Me;
 use super::Actor;
 use crate::error::AppError;
 use crate::platform::{settings, Platform};
@@ -20,8 +22,11 @@ const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Where a copy came from (its incoming lineage edge).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopySource {
-    /// The source platform's name.
+    /// The source platform's name (display).
     pub platform: String,
+    /// The source platform's key id (what the list matches by; empty when unknown).
+    #[serde(default)]
+    pub key: String,
     /// The course there.
     pub course_id: i64,
     /// `publish`, `deploy` or `retrofit`.
@@ -54,6 +59,10 @@ pub struct CopyDoc {
     /// Set by the list: a newer version exists on the copy's catalog.
     #[serde(default)]
     pub newer_version: Option<i64>,
+    /// The names of a hidden copy withheld from a peer that has no part in its lineage
+    /// (`services::copies_exposure`).
+    #[serde(default)]
+    pub names_withheld: bool,
 }
 
 /// One platform's answer in the list.
@@ -61,6 +70,10 @@ pub struct CopyDoc {
 pub struct PlatformCopies {
     /// The platform's name.
     pub platform: String,
+    /// Its key id: this platform's own, or the peer's as recorded at pairing (never what an
+    /// answer claims).
+    #[serde(default)]
+    pub key: String,
     /// The peer id here (null for this platform).
     pub peer_id: Option<i64>,
     /// `ok` or `unavailable`.
@@ -87,17 +100,34 @@ pub struct SessionsList {
 pub struct LocalCopies {
     /// This platform's name.
     pub platform: String,
+    /// This platform's key id.
+    #[serde(default)]
+    pub key: String,
     /// Its copies.
     pub copies: Vec<CopyDoc>,
 }
 
 /// This platform's copies of an idnumber (hidden ones included).
 pub async fn local_copies(p: &Platform, idnumber: &str) -> Result<LocalCopies, AppError> {
+    let (me, copies) = copies_with_paths(p, idnumber).await?;
+    Ok(LocalCopies {
+        platform: me.name,
+        key: me.key,
+        copies: copies.into_iter().map(|(c, _)| c).collect(),
+    })
+}
+
+/// This platform's copies of an idnumber, each with the key ids of the platforms on its lineage
+/// (the ends of the edges that touch it).
+pub(crate) async fn copies_with_paths(
+    p: &Platform,
+    idnumber: &str,
+) -> Result<(Me, Vec<(CopyDoc, Vec<String>)>), AppError> {
     let idnumber = idnumber.trim();
     if idnumber.is_empty() || idnumber.len() > 255 {
         return Err(AppError::bad_request("an idnumber is 1 to 255 characters"));
     }
-    let me = p.name().await?;
+    let me = Me::of(p).await?;
     let duties = p.role().await?.duties();
     let setting = |key: &'static str| async move {
         Ok::<_, AppError>(
@@ -126,14 +156,23 @@ pub async fn local_copies(p: &Platform, idnumber: &str) -> Result<LocalCopies, A
         .await?;
     let mut copies = Vec::new();
     for c in all.into_iter().filter(|c| c.idnumber.as_str() == idnumber) {
-        let source = p
-            .store
-            .lineage(c.id)
-            .await?
+        let edges = p.store.lineage(c.id).await?;
+        let path: Vec<String> = edges
+            .iter()
+            .flat_map(|l| {
+                [
+                    me.key_of(&l.source_key, &l.source_platform),
+                    me.key_of(&l.target_key, &l.target_platform),
+                ]
+            })
+            .filter(|k| !k.is_empty())
+            .collect();
+        let source = edges
             .into_iter()
             .rev()
-            .find(|l| l.target_course == c.id.0 && l.target_platform == me)
+            .find(|l| l.target_course == c.id.0 && me.is(&l.target_key, &l.target_platform))
             .map(|l| CopySource {
+                key: me.key_of(&l.source_key, &l.source_platform),
                 platform: l.source_platform,
                 course_id: l.source_course,
                 operation: l.operation,
@@ -154,33 +193,41 @@ pub async fn local_copies(p: &Platform, idnumber: &str) -> Result<LocalCopies, A
         } else {
             "factory"
         };
-        copies.push(CopyDoc {
-            course_id: c.id.0,
-            shortname: c.shortname.as_str().into(),
-            fullname: c.fullname.as_str().into(),
-            category: c.category.0,
-            visible: c.visible,
-            version: versions.get(&c.id.0).copied(),
-            state: state.into(),
-            source,
-            newer_version: None,
-        });
+        copies.push((
+            CopyDoc {
+                course_id: c.id.0,
+                shortname: c.shortname.as_str().into(),
+                fullname: c.fullname.as_str().into(),
+                category: c.category.0,
+                visible: c.visible,
+                version: versions.get(&c.id.0).copied(),
+                state: state.into(),
+                source,
+                newer_version: None,
+                names_withheld: false,
+            },
+            path,
+        ));
     }
-    Ok(LocalCopies {
-        platform: me,
-        copies,
-    })
+    Ok((me, copies))
 }
 
-/// Gives training copies their source's version and the newest version their catalog holds.
+/// Gives training copies their source's version and the newest version their catalog holds,
+/// matching a copy's source to the platform with its key (a source recorded without a key is
+/// matched by name only when exactly one platform of the list bears it).
 fn resolve_versions(platforms: &mut [PlatformCopies]) {
     let mut version_of: HashMap<(String, i64), i64> = HashMap::new();
     let mut newest: HashMap<String, i64> = HashMap::new();
+    let mut keys_by_name: HashMap<String, Vec<String>> = HashMap::new();
     for pc in platforms.iter() {
+        keys_by_name
+            .entry(pc.platform.clone())
+            .or_default()
+            .push(pc.key.clone());
         for c in &pc.copies {
             if let Some(v) = c.version {
-                version_of.insert((pc.platform.clone(), c.course_id), v);
-                let n = newest.entry(pc.platform.clone()).or_insert(v);
+                version_of.insert((pc.key.clone(), c.course_id), v);
+                let n = newest.entry(pc.key.clone()).or_insert(v);
                 *n = (*n).max(v);
             }
         }
@@ -188,12 +235,21 @@ fn resolve_versions(platforms: &mut [PlatformCopies]) {
     for pc in platforms.iter_mut() {
         for c in pc.copies.iter_mut() {
             let Some(src) = &c.source else { continue };
-            if c.version.is_none() {
-                c.version = version_of
-                    .get(&(src.platform.clone(), src.course_id))
-                    .copied();
+            let key = if src.key.is_empty() {
+                match keys_by_name.get(&src.platform).map(Vec::as_slice) {
+                    Some([only]) => only.clone(),
+                    _ => continue,
+                }
+            } else {
+                src.key.clone()
+            };
+            if key.is_empty() {
+                continue;
             }
-            if let (Some(k), Some(n)) = (c.version, newest.get(&src.platform)) {
+            if c.version.is_none() {
+                c.version = version_of.get(&(key.clone(), src.course_id)).copied();
+            }
+            if let (Some(k), Some(n)) = (c.version, newest.get(&key)) {
                 if *n > k && c.state != "catalog" {
                     c.newer_version = Some(*n);
                 }
@@ -231,6 +287,7 @@ pub async fn sessions_list(
     let mine = local_copies(p, &idnumber).await?;
     let mut platforms = vec![PlatformCopies {
         platform: mine.platform,
+        key: mine.key,
         peer_id: None,
         status: "ok".into(),
         error: None,
@@ -275,6 +332,7 @@ pub async fn sessions_list(
         platforms.push(match answer {
             Ok(a) => PlatformCopies {
                 platform: a.platform,
+                key: peer.key_id.clone(),
                 peer_id: Some(peer.id.0),
                 status: "ok".into(),
                 error: None,
@@ -282,6 +340,7 @@ pub async fn sessions_list(
             },
             Err(e) => PlatformCopies {
                 platform: peer.name.clone(),
+                key: peer.key_id.clone(),
                 peer_id: Some(peer.id.0),
                 status: "unavailable".into(),
                 error: Some(serde_json::json!({ "code": e.code.as_str(), "message": e.message })),
@@ -301,6 +360,7 @@ pub async fn sessions_list(
 mod tests {
     use super::*;
 
+    /// A copy; its source is (platform key, course there); the key's first word is its name.
     fn copy(id: i64, version: Option<i64>, state: &str, source: Option<(&str, i64)>) -> CopyDoc {
         CopyDoc {
             course_id: id,
@@ -310,43 +370,86 @@ mod tests {
             visible: true,
             version,
             state: state.into(),
-            source: source.map(|(p, c)| CopySource {
-                platform: p.into(),
+            source: source.map(|(k, c)| CopySource {
+                platform: k.split('#').next().unwrap_or(k).into(),
+                key: k.into(),
                 course_id: c,
                 operation: "deploy".into(),
             }),
             newer_version: None,
+            names_withheld: false,
+        }
+    }
+
+    fn platform(key: &str, copies: Vec<CopyDoc>) -> PlatformCopies {
+        PlatformCopies {
+            platform: key.split('#').next().unwrap_or(key).into(),
+            key: key.into(),
+            peer_id: Some(1),
+            status: "ok".into(),
+            error: None,
+            copies,
         }
     }
 
     #[test]
     fn a_training_copy_of_version_k_learns_of_k_plus_one() {
         let mut list = vec![
-            PlatformCopies {
-                platform: "cat".into(),
-                peer_id: None,
-                status: "ok".into(),
-                error: None,
-                copies: vec![
-                    copy(10, Some(1), "catalog", Some(("fac", 1))),
-                    copy(11, Some(2), "catalog", Some(("fac", 1))),
+            platform(
+                "cat#1",
+                vec![
+                    copy(10, Some(1), "catalog", Some(("fac#1", 1))),
+                    copy(11, Some(2), "catalog", Some(("fac#1", 1))),
                 ],
-            },
-            PlatformCopies {
-                platform: "train".into(),
-                peer_id: Some(2),
-                status: "ok".into(),
-                error: None,
-                copies: vec![
-                    copy(5, None, "running", Some(("cat", 10))),
-                    copy(6, None, "incoming", Some(("cat", 11))),
+            ),
+            platform(
+                "train#1",
+                vec![
+                    copy(5, None, "running", Some(("cat#1", 10))),
+                    copy(6, None, "incoming", Some(("cat#1", 11))),
                 ],
-            },
+            ),
         ];
         resolve_versions(&mut list);
         let t = &list[1].copies;
         assert_eq!((t[0].version, t[0].newer_version), (Some(1), Some(2)));
         assert_eq!((t[1].version, t[1].newer_version), (Some(2), None));
         assert_eq!(list[0].copies[0].newer_version, None);
+    }
+
+    #[test]
+    fn two_catalogs_of_one_name_are_told_apart_by_their_keys() {
+        // Both catalogs are named "cat" and hold version 1 as their course 10; only the first
+        // holds version 2. A copy deployed from the second is up to date.
+        let mut list = vec![
+            platform(
+                "cat#1",
+                vec![
+                    copy(10, Some(1), "catalog", None),
+                    copy(11, Some(2), "catalog", None),
+                ],
+            ),
+            platform("cat#2", vec![copy(10, Some(1), "catalog", None)]),
+            platform(
+                "train#1",
+                vec![
+                    copy(5, None, "running", Some(("cat#2", 10))),
+                    copy(6, None, "running", Some(("cat#1", 10))),
+                ],
+            ),
+        ];
+        resolve_versions(&mut list);
+        let t = &list[2].copies;
+        assert_eq!((t[0].version, t[0].newer_version), (Some(1), None));
+        assert_eq!((t[1].version, t[1].newer_version), (Some(1), Some(2)));
+        // A source recorded without a key is matched by name only when the name is unique.
+        let mut keyless = copy(7, None, "running", Some(("cat#1", 11)));
+        keyless.source.as_mut().unwrap().key.clear();
+        list[2].copies = vec![keyless];
+        resolve_versions(&mut list);
+        assert_eq!(list[2].copies[0].version, None);
+        list.remove(1);
+        resolve_versions(&mut list);
+        assert_eq!(list[1].copies[0].version, Some(2));
     }
 }

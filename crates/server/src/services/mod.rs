@@ -5,16 +5,19 @@
 //! input and render output; they never reach the store for a change directly.
 
 pub mod admission;
+pub mod admission_scope;
 pub mod archives;
 pub mod catalog;
 pub mod categories;
 pub mod copies;
+pub mod copies_exposure;
 pub mod courses;
 pub mod discovery;
 pub mod housekeeping;
 pub mod jobs;
 pub mod mutual;
 pub mod pairing;
+pub mod peer_keys;
 pub mod peers;
 pub mod profile;
 pub mod publishing;

@@ -10,6 +10,7 @@
 //! the peer's name.
 
 use super::admission::{admit, remote_label};
+use super::peer_keys::Me;
 use super::sessions::{close_as, open_as, OpenOptions};
 use super::{peers, Actor, Via};
 use crate::error::AppError;
@@ -58,19 +59,20 @@ pub struct SessionCall {
     pub asserted: Vec<Capability>,
 }
 
-/// The course of this platform that was deployed as `course` on `peer`, if any.
+/// The course of this platform that was deployed as `course` on `peer`, if any: an edge towards
+/// that peer's key (names are not unique) whose source is this platform.
 pub async fn deployed_from_here(
     p: &Platform,
     peer: &PeerRecord,
     course: i64,
 ) -> Result<Option<CourseId>, AppError> {
-    let me = p.name().await?;
+    let me = Me::of(p).await?;
     Ok(p.store
-        .lineage_to(&peer.name, course)
+        .lineage_to_key(&peer.key_id, course)
         .await?
         .into_iter()
         .rev()
-        .find(|l| l.operation == "deploy" && l.source_platform == me)
+        .find(|l| l.operation == "deploy" && me.is(&l.source_key, &l.source_platform))
         .map(|l| CourseId(l.source_course)))
 }
 
@@ -118,7 +120,7 @@ pub async fn request(
         RemoteAction::Open { .. } => "session.remote_open",
         RemoteAction::Close { .. } => "session.remote_close",
     };
-    let target = format!("peer:{}/course:{course}", peer.name);
+    let target = format!("peer:{}/course:{course}", peer.id.0);
     let answer = PeerCaller::new(p)?
         .post_json::<_, SessionDoc>(&peer, "/rpc/session", &body, Some(&user.username))
         .await;
@@ -135,14 +137,18 @@ pub async fn request(
     answer
 }
 
-/// Whether `course` arrived here by a deploy from `peer`: a deploy edge naming it as source,
-/// whose receiving job ran for that very peer (names are not unique; keys are).
+/// Whether `course` arrived here by a deploy from `peer`: a deploy edge naming it as source by
+/// its key (names are not unique; keys are). An edge older than migration 15 whose source key
+/// stayed empty counts when its receiving job ran for that very peer.
 async fn deployed_by(p: &Platform, peer: &PeerRecord, course: CourseId) -> Result<bool, AppError> {
     for edge in p.store.lineage(course).await? {
-        if edge.operation != "deploy"
-            || edge.target_course != course.0
-            || edge.source_platform != peer.name
-        {
+        if edge.operation != "deploy" || edge.target_course != course.0 {
+            continue;
+        }
+        if !edge.source_key.is_empty() {
+            if edge.source_key == peer.key_id {
+                return Ok(true);
+            }
             continue;
         }
         let job = match p.store.job_by_key(&edge.job_key).await {

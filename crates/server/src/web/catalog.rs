@@ -12,6 +12,7 @@ use crate::platform::Platform;
 use crate::services::catalog::{index_via_catalog, terms_of, IndexMeta};
 use crate::services::copies::sessions_list;
 use crate::services::courses;
+use crate::services::peer_keys::{by_key, Me};
 use crate::services::publishing::ops::{self, duties_of};
 use crate::services::remote_sessions::{self, RemoteAction};
 use axum::extract::{Path, State};
@@ -45,20 +46,31 @@ pub async fn panel_context(
             discipline => e.discipline, summary => e.summary,
         }
     });
-    let me = p.name().await?;
+    let me = Me::of(p).await?;
     let can_manage = p
         .can(&visitor.actor, Capability::Manage, Context::Course(course))
         .await?
         || p.can(&visitor.actor, Capability::Deploy, Context::Course(course))
             .await?;
+    // The copies this course was deployed as, each with the peer (by key: names are not
+    // unique) its controls act on.
     let deployed: Vec<Value> = if can_manage && p.role().await?.duties().catalog {
+        let peers = p.store.peers().await?;
         p.store
             .lineage(course)
             .await?
             .into_iter()
-            .filter(|l| l.operation == "deploy" && l.source_platform == me)
-            .filter(|l| l.source_course == course.0 && l.target_platform != me)
-            .map(|l| context! { platform => l.target_platform, course_id => l.target_course, created => crate::services::rfc3339(l.created_at) })
+            .filter(|l| l.operation == "deploy" && l.source_course == course.0)
+            .filter(|l| me.is(&l.source_key, &l.source_platform))
+            .filter_map(|l| {
+                let peer = by_key(&peers, &l.target_key)?;
+                Some(context! {
+                    peer => peer.id.0,
+                    platform => peer.name.as_str(),
+                    course_id => l.target_course,
+                    created => crate::services::rfc3339(l.created_at),
+                })
+            })
             .collect()
     } else {
         Vec::new()

@@ -35,18 +35,19 @@ pub async fn show(
     visitor.require_login()?;
     let job = jobs::show(&state.platform, &visitor.actor, JobId(id)).await?;
     let doc = JobDoc::from(&job);
-    let created = created_course_link(&state, job.result.as_ref()).await?;
+    let created = created_course_link(&state, &job).await?;
     let ctx = context! { job => doc, created, terminal => job.state.is_terminal(), percent => (job.progress.fraction() * 100.0).round() as i64 };
     render::page(&state, &visitor, "job.html", ctx).await
 }
 
 /// Where the course a job created can be opened: this platform's page, or the page on the peer
-/// that holds it (only when exactly one paired peer has that name, so the link cannot mislead).
+/// that holds it — the peer the job sent to (its id in the job's params: names are not unique),
+/// else the only paired peer of that name, so the link cannot mislead.
 async fn created_course_link(
     state: &AppState,
-    result: Option<&serde_json::Value>,
+    job: &pf_store::JobRecord,
 ) -> Result<Option<minijinja::Value>, AppError> {
-    let Some(result) = result else {
+    let Some(result) = job.result.as_ref() else {
         return Ok(None);
     };
     let (Some(platform), Some(course)) = (
@@ -60,7 +61,14 @@ async fn created_course_link(
         .and_then(|v| v.as_str())
         .unwrap_or("");
     let p = &state.platform;
-    let base = if platform == p.name().await? {
+    // A sending job's params name its receiver; a receiving job's name its sender.
+    let sent_to = match job.kind.as_str() {
+        "publish" | "deploy" | "retrofit" | "deploy-home" => {
+            job.params.get("peer").and_then(|v| v.as_i64())
+        }
+        _ => None,
+    };
+    let base = if sent_to.is_none() && platform == p.name().await? {
         String::new()
     } else {
         let peers: Vec<_> = p
@@ -68,7 +76,10 @@ async fn created_course_link(
             .peers()
             .await?
             .into_iter()
-            .filter(|peer| peer.name == platform)
+            .filter(|peer| match sent_to {
+                Some(id) => peer.id.0 == id,
+                None => peer.name == platform,
+            })
             .collect();
         match peers.as_slice() {
             [peer] => peer.url.trim_end_matches('/').to_string(),

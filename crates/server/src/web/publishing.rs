@@ -8,6 +8,7 @@ use super::session::Visitor;
 use super::AppState;
 use crate::error::AppError;
 use crate::platform::Platform;
+use crate::services::peer_keys::{by_key, Me};
 use crate::services::publishing::everywhere::{deploy_targets, DeployTarget};
 use crate::services::publishing::ops::{self, OperationRequest};
 use axum::extract::{Path, State};
@@ -31,6 +32,9 @@ pub async fn panel_context(
     let mut catalogs = Vec::new();
     let mut trainings = Vec::new();
     let mut factories = Vec::new();
+    // Whether some training target admits the user in its incoming category (the picker's
+    // "incoming" choice is offered only then, or for a deploy here).
+    let mut any_landing = false;
     let (_, free_category) = p.store.course_publishing(course).await?;
     // The deploy form lists only the targets where the user may deploy; a peer that is down
     // is listed as unavailable (SPEC §5.4).
@@ -64,15 +68,13 @@ pub async fn panel_context(
         }
         if duties.training {
             let verdict = verdicts.get(&peer.id.0);
-            let allowed = verdict.is_some_and(|t| t.allowed);
-            let unavailable = verdict
-                .and_then(|t| t.reason.as_ref())
-                .is_some_and(|r| r["code"] == "peer_unreachable" || r["code"] == "unauthenticated");
-            if !allowed && !unavailable {
-                continue;
-            }
+            let landing = verdict.is_some_and(|t| t.allowed);
+            // Only the categories whose admission says yes (all of them for `deployeverywhere`).
+            let admitted = |id: i64| {
+                verdict.is_some_and(|t| t.categories.as_ref().is_none_or(|c| c.contains(&id)))
+            };
             let mut categories = Vec::new();
-            if free_category && allowed {
+            if free_category && verdict.is_some_and(|t| !unreachable(t)) {
                 let mut paths: HashMap<i64, String> = HashMap::new();
                 for r in p.store.remote_categories(peer.id).await? {
                     let path = match r.parent.and_then(|x| paths.get(&x)) {
@@ -80,11 +82,21 @@ pub async fn panel_context(
                         None => r.name.clone(),
                     };
                     paths.insert(r.remote_id, path.clone());
-                    categories.push(context! { id => r.remote_id, path });
+                    if admitted(r.remote_id) {
+                        categories.push(context! { id => r.remote_id, path });
+                    }
                 }
             }
+            // A target is offered when its landing category admits the user, or when the user
+            // may choose a category and at least one admits them.
+            let allowed = landing || !categories.is_empty();
+            any_landing = any_landing || landing;
+            let unavailable = verdict.is_some_and(unreachable);
+            if !allowed && !unavailable {
+                continue;
+            }
             trainings.push(
-                context! { id => peer.id.0, name => peer.name.as_str(), categories, allowed },
+                context! { id => peer.id.0, name => peer.name.as_str(), categories, allowed, landing },
             );
         }
     }
@@ -96,16 +108,57 @@ pub async fn panel_context(
         )
         .await?
     {
-        p.store
-            .lineage(course)
+        lineage_links(p)
             .await?
-            .iter()
-            .map(|l| Value::from_serialize(ops::LineageDoc::from(l)))
-            .collect()
+            .docs(&p.store.lineage(course).await?)
     } else {
         Vec::new()
     };
-    Ok(context! { catalogs, trainings, factories, free_category, lineage })
+    Ok(context! { catalogs, trainings, factories, free_category, lineage, any_landing })
+}
+
+/// Links from lineage edge ends to the course on its platform, found by key (names are not
+/// unique): this platform's page, or the page on the peer that holds it.
+struct LineageLinks {
+    me: Me,
+    peers: Vec<pf_store::PeerRecord>,
+}
+
+async fn lineage_links(p: &Platform) -> Result<LineageLinks, AppError> {
+    Ok(LineageLinks {
+        me: Me::of(p).await?,
+        peers: p.store.peers().await?,
+    })
+}
+
+impl LineageLinks {
+    fn href(&self, key: &str, name: &str, course: i64) -> Option<String> {
+        if self.me.is(key, name) {
+            return Some(format!("/course/{course}"));
+        }
+        by_key(&self.peers, key)
+            .map(|peer| format!("{}/course/{course}", peer.url.trim_end_matches('/')))
+    }
+
+    /// The edges as the course page shows them: each end with its link, when known.
+    fn docs(&self, edges: &[pf_store::Lineage]) -> Vec<Value> {
+        edges
+            .iter()
+            .map(|l| {
+                let doc = ops::LineageDoc::from(l);
+                let source = self.href(&l.source_key, &l.source_platform, l.source_course);
+                let target = self.href(&l.target_key, &l.target_platform, l.target_course);
+                context! { source_href => source, target_href => target, ..Value::from_serialize(doc) }
+            })
+            .collect()
+    }
+}
+
+/// A target whose dry run could not reach it (down, or refusing this platform's key).
+fn unreachable(t: &DeployTarget) -> bool {
+    t.reason
+        .as_ref()
+        .is_some_and(|r| r["code"] == "peer_unreachable" || r["code"] == "unauthenticated")
 }
 
 /// The transfer forms' fields (each form sends the ones it has).

@@ -65,31 +65,115 @@ async fn an_idnumber_is_reserved_once_with_its_metadata() {
 }
 
 #[tokio::test]
-async fn edges_are_found_by_their_remote_target() {
+async fn edges_are_found_by_their_remote_target_key_not_its_name() {
     use pf_store::Lineage;
     each_backend(|db| async move {
         let s = &db.store;
-        let edge = |platform: &str, course: i64, key: &str| Lineage {
+        let edge = |platform: &str, target_key: &str, course: i64, key: &str| Lineage {
             operation: "deploy".into(),
             source_platform: "cat".into(),
+            source_key: "c".repeat(32),
             source_course: 3,
             archive_sha256: "a".repeat(64),
             archive_counter: 1,
             version: None,
             target_platform: platform.into(),
+            target_key: target_key.into(),
             target_course: course,
             local_course: 3,
             actor: "admin@cat".into(),
             job_key: key.into(),
             created_at: 1,
         };
-        s.add_lineage(&edge("train", 9, "k1")).await.unwrap();
-        s.add_lineage(&edge("train", 10, "k2")).await.unwrap();
-        s.add_lineage(&edge("other", 9, "k3")).await.unwrap();
-        let found = s.lineage_to("train", 9).await.unwrap();
+        let (k1, k2) = ("1".repeat(32), "2".repeat(32));
+        s.add_lineage(&edge("train", &k1, 9, "k1")).await.unwrap();
+        s.add_lineage(&edge("train", &k1, 10, "k2")).await.unwrap();
+        // Another platform that bears the same name.
+        s.add_lineage(&edge("train", &k2, 9, "k3")).await.unwrap();
+        let found = s.lineage_to_key(&k1, 9).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].job_key, "k1");
-        assert!(s.lineage_to("train", 11).await.unwrap().is_empty());
+        assert_eq!(found[0].target_key, k1);
+        assert_eq!(found[0].source_key, "c".repeat(32));
+        assert_eq!(s.lineage_to_key(&k2, 9).await.unwrap()[0].job_key, "k3");
+        assert!(s.lineage_to_key(&k1, 11).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migration_15_gives_older_edges_the_key_of_the_only_peer_of_that_name() {
+    use pf_store::{Lineage, NewPeer};
+    use sqlx::Executor;
+    each_backend(|db| async move {
+        let s = &db.store;
+        s.set_setting("platform.name", "cat").await.unwrap();
+        let peer = |name: &str, key: &str| NewPeer {
+            name: name.into(),
+            url: format!("http://{key}.invalid"),
+            public_key: key.into(),
+            key_id: key.into(),
+            role: None,
+            created_at: 1,
+            grants: Default::default(),
+        };
+        let (fac, t1, t2, me) = (
+            "f".repeat(32),
+            "1".repeat(32),
+            "2".repeat(32),
+            "9".repeat(32),
+        );
+        s.create_peer(peer("fac", &fac)).await.unwrap();
+        s.create_peer(peer("train", &t1)).await.unwrap();
+        s.create_peer(peer("train", &t2)).await.unwrap();
+        // A peer that bears this platform's own name must not be mistaken for it.
+        s.create_peer(peer("cat", &me)).await.unwrap();
+        // Edges as they were before the migration: no keys.
+        let edge = |source: &str, target: &str, key: &str| Lineage {
+            operation: "deploy".into(),
+            source_platform: source.into(),
+            source_key: String::new(),
+            source_course: 3,
+            archive_sha256: "a".repeat(64),
+            archive_counter: 1,
+            version: None,
+            target_platform: target.into(),
+            target_key: String::new(),
+            target_course: 4,
+            local_course: 3,
+            actor: "admin@cat".into(),
+            job_key: key.into(),
+            created_at: 1,
+        };
+        s.add_lineage(&edge("fac", "cat", "from-fac"))
+            .await
+            .unwrap();
+        s.add_lineage(&edge("cat", "train", "to-train"))
+            .await
+            .unwrap();
+        let backfill: String = pf_store::migrate::migrations(s.backend())
+            .iter()
+            .find(|m| m.version == 15)
+            .expect("migration 15")
+            .sql
+            .split(';')
+            .filter(|stmt| stmt.trim_start().lines().any(|l| l.starts_with("UPDATE")))
+            .map(|stmt| format!("{stmt};"))
+            .collect();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        for stmt in backfill.split_inclusive(';') {
+            pool.execute(stmt).await.unwrap();
+        }
+        pool.close().await;
+        let edges = s.lineage(pf_domain::ids::CourseId(3)).await.unwrap();
+        let by_key = |k: &str| edges.iter().find(|e| e.job_key == k).unwrap();
+        // The factory's name is unique: its key. This platform's own side stays empty.
+        assert_eq!(by_key("from-fac").source_key, fac);
+        assert_eq!(by_key("from-fac").target_key, "");
+        // Two peers are named "train": no key is guessed.
+        assert_eq!(by_key("to-train").source_key, "");
+        assert_eq!(by_key("to-train").target_key, "");
     })
     .await;
 }

@@ -42,11 +42,13 @@ fn received(
         lineage: Lineage {
             operation: "publish".into(),
             source_platform: "fac".into(),
+            source_key: "f".repeat(32),
             source_course: 7,
             archive_sha256: "b".repeat(64),
             archive_counter: 1,
             version: Some(number),
             target_platform: "cat".into(),
+            target_key: "c".repeat(32),
             target_course: 0,
             local_course: 0,
             actor: "admin@fac".into(),

@@ -274,11 +274,13 @@ async fn send_home(
             .add_lineage(&Lineage {
                 operation: kind_of(Operation::Deploy).into(),
                 source_platform: me.clone(),
+                source_key: p.identity.key_id().to_string(),
                 source_course: course.id.0,
                 archive_sha256: rec.sha256.clone(),
                 archive_counter: rec.counter,
                 version: None,
                 target_platform: peer.name.clone(),
+                target_key: peer.key_id.clone(),
                 target_course: result["course_id"].as_i64().unwrap_or(0),
                 local_course: course.id.0,
                 actor: format!("{}@{}", user.username, peer.name),

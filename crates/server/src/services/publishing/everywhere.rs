@@ -1,12 +1,15 @@
 //! `deployeverywhere` (SPEC §5.4; the original's capability of that name): deploy one course to
 //! every training platform where the user may deploy, as one `deploy` job per target.
 //!
-//! Every active training peer is asked for a dry-run admission (`POST /rpc/admit`, answered
-//! concurrently): anyone holding `publishflow:deploy` on the course gets the peers that say yes;
-//! a holder of `publishflow:deployeverywhere` (system level) skips that check, as the original
-//! did, and gets every peer that answers. A peer that is down is never a target. Each job's idempotency key is derived
-//! from one key (`{key}/{peer id}`), so a retried request finds its jobs, and every receiver
-//! still runs its own admission when the offer arrives.
+//! Every active training peer is asked for a dry-run admission (`POST /rpc/admit-categories`,
+//! one call per peer, answered concurrently): the peer says whether a deploy into its landing
+//! category is admitted and lists the categories of its tree where one would be (the deploy
+//! form's picker shows only those). Anyone holding `publishflow:deploy` on the course gets the
+//! peers that say yes; a holder of `publishflow:deployeverywhere` (system level) skips that
+//! check, as the original did, and gets every peer that answers, every category included. A
+//! peer that is down is never a target. Each job's idempotency key is derived from one key
+//! (`{key}/{peer id}`), so a retried request finds its jobs, and every receiver still runs its
+//! own admission when the offer arrives.
 
 use super::ops::{duties_of, start, OperationRequest};
 use super::send::source_capabilities;
@@ -32,7 +35,26 @@ pub struct DeployTarget {
     pub allowed: bool,
     /// Why not (a refusal, or `peer_unreachable` for a peer that is down).
     pub reason: Option<serde_json::Value>,
+    /// The peer's categories where a deploy would be admitted (`None`: every one, for a holder
+    /// of `deployeverywhere`; empty for a peer that is down or refuses everywhere).
+    pub categories: Option<Vec<i64>>,
 }
+
+/// What `POST /rpc/admit-categories` answers (`services::admission_scope`).
+#[derive(Debug, serde::Deserialize)]
+struct Scope {
+    landing_refused: Option<serde_json::Value>,
+    #[serde(default)]
+    categories: Vec<ScopeCategory>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ScopeCategory {
+    id: i64,
+}
+
+/// One peer's verdict: the landing category admitted (or why not), and the admitted categories.
+type Verdict = (Result<(), AppError>, Option<Vec<i64>>);
 
 /// How long a dry run may take (the deploy form waits for them).
 const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -73,17 +95,20 @@ pub async fn deploy_targets(
         let (caller, peer, body, user) = (caller.clone(), peer.clone(), body.clone(), user.clone());
         let held = held.clone();
         tasks.spawn(async move {
-            let verdict: Result<(), AppError> = if held.is_empty() {
-                Err(AppError::forbidden(Capability::Deploy))
+            let verdict: Verdict = if held.is_empty() {
+                (
+                    Err(AppError::forbidden(Capability::Deploy)),
+                    Some(Vec::new()),
+                )
             } else {
-                let ask = caller.post_json::<_, serde_json::Value>(
+                let ask = caller.post_json::<_, Scope>(
                     &peer,
-                    "/rpc/admit",
+                    "/rpc/admit-categories",
                     &body,
                     user.as_ref(),
                 );
                 let asked = match tokio::time::timeout(ASK_TIMEOUT, ask).await {
-                    Ok(answer) => answer.map(drop),
+                    Ok(answer) => answer,
                     Err(_) => Err(AppError::new(
                         ErrorCode::PeerUnreachable,
                         format!("peer {} did not answer in time", peer.name),
@@ -92,21 +117,35 @@ pub async fn deploy_targets(
                 match asked {
                     // deployeverywhere skips the admission check (the receiver still decides
                     // when the offer arrives), not the peer being up.
-                    Err(e) if everywhere && !unreachable(&e) => Ok(()),
-                    other => other,
+                    Ok(_) if everywhere => (Ok(()), None),
+                    Err(e) if everywhere && !unreachable(&e) => (Ok(()), None),
+                    Ok(scope) => {
+                        let ids = scope.categories.iter().map(|c| c.id).collect();
+                        let landing = match scope.landing_refused {
+                            None => Ok(()),
+                            Some(r) => Err(refusal(&r)),
+                        };
+                        (landing, Some(ids))
+                    }
+                    Err(e) => (Err(e), Some(Vec::new())),
                 }
             };
             (i, verdict)
         });
     }
-    let mut verdicts: Vec<Option<Result<(), AppError>>> = peers.iter().map(|_| None).collect();
+    let mut verdicts: Vec<Option<Verdict>> = peers.iter().map(|_| None).collect();
     while let Some(done) = tasks.join_next().await {
         let (i, verdict) = done.map_err(AppError::internal)?;
         verdicts[i] = Some(verdict);
     }
     let mut out = Vec::new();
     for (peer, verdict) in peers.into_iter().zip(verdicts) {
-        let verdict = verdict.unwrap_or_else(|| Err(AppError::internal("a dry run vanished")));
+        let (verdict, categories) = verdict.unwrap_or_else(|| {
+            (
+                Err(AppError::internal("a dry run vanished")),
+                Some(Vec::new()),
+            )
+        });
         let target = DeployTarget {
             peer_id: peer.id.0,
             name: peer.name.clone(),
@@ -114,10 +153,18 @@ pub async fn deploy_targets(
             reason: verdict
                 .err()
                 .map(|e| serde_json::json!({ "code": e.code.as_str(), "message": e.message })),
+            categories,
         };
         out.push((peer, target));
     }
     Ok(out)
+}
+
+/// A refusal the peer described as `{code, message}`.
+fn refusal(r: &serde_json::Value) -> AppError {
+    let code =
+        serde_json::from_value::<ErrorCode>(r["code"].clone()).unwrap_or(ErrorCode::NotAdmitted);
+    AppError::new(code, r["message"].as_str().unwrap_or("refused").to_string())
 }
 
 /// Starts one deploy job per training peer where the user may deploy; the jobs, in peer order.

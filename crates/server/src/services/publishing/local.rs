@@ -123,11 +123,13 @@ async fn restore(
     let edge = Lineage {
         operation: "deploy".into(),
         source_platform: me.to_string(),
+        source_key: p.identity.key_id().to_string(),
         source_course: course.id.0,
         archive_sha256: rec.sha256.clone(),
         archive_counter: rec.counter,
         version: None,
         target_platform: me.to_string(),
+        target_key: p.identity.key_id().to_string(),
         target_course: 0,
         local_course: 0,
         actor: format!(

@@ -348,11 +348,13 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
                 lineage: Lineage {
                     operation: super::kind_of(offer.operation).into(),
                     source_platform: peer.name.clone(),
+                    source_key: peer.key_id.clone(),
                     source_course: offer.source_course,
                     archive_sha256: manifest.whole_sha256(),
                     archive_counter: manifest.archive_counter as i64,
                     version: version_number,
                     target_platform: me.clone(),
+                    target_key: p.identity.key_id().to_string(),
                     target_course: 0,
                     local_course: 0,
                     actor: params.actor.clone(),

@@ -216,11 +216,13 @@ async fn transfer(
             .add_lineage(&Lineage {
                 operation: super::kind_of(op).into(),
                 source_platform: p.name().await?,
+                source_key: p.identity.key_id().to_string(),
                 source_course: course.id.0,
                 archive_sha256: rec.sha256.clone(),
                 archive_counter: rec.counter,
                 version: result["version"].as_i64(),
                 target_platform: peer.name.clone(),
+                target_key: peer.key_id.clone(),
                 target_course: result["course_id"].as_i64().unwrap_or(0),
                 local_course: course.id.0,
                 actor: format!("{username}@{}", p.name().await?),

@@ -41,8 +41,10 @@ pub struct LineageDoc {
 /// One end of an edge.
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgeEnd {
-    /// Platform name.
+    /// Platform name (display: names are not unique).
     pub platform: String,
+    /// Platform key id (empty on an older edge's own side).
+    pub key: String,
     /// Course id there.
     pub course_id: i64,
 }
@@ -53,10 +55,12 @@ impl From<&Lineage> for LineageDoc {
             operation: l.operation.clone(),
             source: EdgeEnd {
                 platform: l.source_platform.clone(),
+                key: l.source_key.clone(),
                 course_id: l.source_course,
             },
             target: EdgeEnd {
                 platform: l.target_platform.clone(),
+                key: l.target_key.clone(),
                 course_id: l.target_course,
             },
             archive: serde_json::json!({ "sha256": l.archive_sha256, "counter": l.archive_counter }),
