@@ -288,6 +288,38 @@ impl Store {
         rows.iter().map(lineage_row).collect()
     }
 
+    /// Where courses of this catalog were published from: the source platform's name of the
+    /// publish edge that created each of `courses` (courses not created by a publication are
+    /// absent). Lists show it as the course's establishment (SPEC §8).
+    pub async fn publication_sources(
+        &self,
+        courses: &[CourseId],
+    ) -> StoreResult<std::collections::HashMap<i64, String>> {
+        let mut sources = std::collections::HashMap::new();
+        if courses.is_empty() {
+            return Ok(sources);
+        }
+        let ids = courses
+            .iter()
+            .map(|c| c.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        // `ids` are integers formatted here, never input.
+        let rows = sqlx::query(&format!(
+            "SELECT local_course, source_platform FROM lineage
+             WHERE operation = 'publish' AND target_course = local_course AND local_course IN ({ids})
+             ORDER BY id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        for row in rows {
+            sources
+                .entry(row.try_get::<i64, _>("local_course")?)
+                .or_insert(row.try_get::<String, _>("source_platform")?);
+        }
+        Ok(sources)
+    }
+
     /// The edges this platform recorded towards a course of the platform whose key id is `key`
     /// (names are not unique), oldest first.
     pub async fn lineage_to_key(&self, key: &str, course: i64) -> StoreResult<Vec<Lineage>> {

@@ -371,8 +371,12 @@ async fn a_course_goes_from_factory_to_catalog_to_training_and_back() {
     // The panel: the deploy form lists the training platform's synced categories, the course
     // shows its lineage, and a deploy from the browser queues a job and goes to its page.
     let mut admin = c.login("admin", pf_testkit::ADMIN_PASSWORD).await;
+    // The catalog shows where each course was published from (its establishment).
+    let front = admin.get("/").await.body;
+    assert!(front.contains("published by fac"), "{front}");
     let page = admin.get(&format!("/course/{v2}")).await;
     assert_eq!(page.status, 200);
+    assert!(page.body.contains("published by fac"), "{}", page.body);
     let action = format!("action=\"/course/{v2}/deploy\"");
     assert!(page.body.contains(&action), "{}", page.body);
     assert!(page.body.contains(">Running<"), "{}", page.body);

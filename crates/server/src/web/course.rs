@@ -173,6 +173,7 @@ pub async fn show(
             format => course.format.as_str(), guest_access => course.guest_access,
         },
         category => context! { id => category.id.0, name => category.name },
+        source => super::front::published_from(p, &[course.id]).await?.remove(&course.id.0),
         sections, can_edit, authoring, quiz_count, question_count,
         panel => panel(p, &visitor, course.id).await?,
         transfer => super::publishing::panel_context(p, &visitor, course.id).await?,

@@ -89,11 +89,14 @@ async fn listing(
         .iter()
         .map(|e| (e.category.id.0, e.path.clone()))
         .collect();
+    let ids: Vec<_> = list.iter().map(|c| c.id).collect();
+    let sources = published_from(p, &ids).await?;
     let courses: Vec<_> = list
         .iter()
         .map(|c| context! {
             id => c.id.0, fullname => c.fullname.as_str(), shortname => c.shortname.as_str(),
             visible => c.visible, category => names.get(&c.category.0).cloned().unwrap_or_default(),
+            source => sources.get(&c.id.0).cloned(),
         })
         .collect();
     let tree: Vec<_> = tree
@@ -140,4 +143,16 @@ async fn listing(
         base => category.map(|c| format!("/category/{c}")).unwrap_or_else(|| "/".into()),
     };
     render::page(state, visitor, "index.html", ctx).await
+}
+
+/// The platform each of `courses` was published from (its establishment, SPEC §8), for courses
+/// a publication created here; the platform's own name never counts.
+pub(super) async fn published_from(
+    p: &crate::platform::Platform,
+    courses: &[pf_domain::ids::CourseId],
+) -> Result<std::collections::HashMap<i64, String>, AppError> {
+    let own = p.name().await?;
+    let mut sources = p.store.publication_sources(courses).await?;
+    sources.retain(|_, source| *source != own);
+    Ok(sources)
 }
