@@ -1,9 +1,11 @@
 //! The receiver's side of the `http` transport (SPEC §6.4): checks the manifest's caps and the
 //! free space, then streams every part its blob store lacks from the sender
 //! (`GET /transfer/parts/{sha256}` with a ticket), resuming with an HTTP range after an
-//! interruption, renewing an expired ticket over signed RPC, verifying each part's SHA-256 before
-//! promoting it into the blob store. Memory stays bounded: parts go chunk by chunk to a staging
-//! file that survives a retry of the job (so a later attempt resumes where this one stopped).
+//! interruption, renewing an expired ticket over signed RPC (once for all lanes), verifying each
+//! part's SHA-256 where it is staged (the restore promotes the kept ones). Up to
+//! `[transfer] parallel_parts` parts (default 4) are fetched at once. Memory stays bounded: each
+//! part goes chunk by chunk to a staging file that survives a retry of the job (so a later
+//! attempt resumes where this one stopped).
 
 use crate::error::AppError;
 use crate::jobs::{JobContext, JobError};
@@ -83,7 +85,9 @@ pub(crate) fn part_failed(part: &ManifestPart, why: impl std::fmt::Display) -> J
     ))
 }
 
-/// Pulls `parts` into the blob store, reporting progress; `done_before` is counted as done.
+/// Pulls `parts` (verified, staged for the restore), up to `[transfer] parallel_parts` at once,
+/// reporting progress; `progress` counts what was done before. A part that fails ends the pull
+/// (the others in flight are dropped; their staged bytes stay for a retry's range resume).
 pub async fn pull(
     ctx: &JobContext,
     source: &mut Source<'_>,
@@ -91,6 +95,7 @@ pub async fn pull(
     staging: &Path,
     mut progress: Progress,
 ) -> Result<Progress, JobError> {
+    use futures_util::StreamExt;
     let p = &ctx.platform;
     tokio::fs::create_dir_all(staging)
         .await
@@ -102,39 +107,77 @@ pub async fn pull(
         .build()
         .map_err(|e| JobError::Final(AppError::internal(e)))?;
     let base = source.peer.url.trim_end_matches('/').to_string();
+    let ticket = tokio::sync::Mutex::new(source.ticket.clone());
+    let shared = Shared {
+        p,
+        http: &http,
+        base: &base,
+        peer: source.peer,
+        archive: source.archive,
+        ticket: &ticket,
+    };
+    let lanes = usize::try_from(p.config.transfer.parallel_parts.max(1)).unwrap_or(1);
     // Thousands of small parts: the cancel check and the progress row are written at most
     // every REPORT_EVERY (and after the last part), not once per part.
     let mut reported = std::time::Instant::now();
     ctx.check_cancel().await?;
-    for (i, part) in parts.iter().enumerate() {
-        let due = reported.elapsed() >= REPORT_EVERY;
-        if due {
-            ctx.check_cancel().await?;
+    let shared = &shared;
+    let mut queue = parts.iter();
+    let mut running = futures_util::stream::FuturesUnordered::new();
+    for part in queue.by_ref().take(lanes) {
+        running.push(one(ctx, shared, staging, part));
+    }
+    let mut left = parts.len();
+    while let Some(size) = running.next().await {
+        let size = size?;
+        if let Some(part) = queue.next() {
+            running.push(one(ctx, shared, staging, part));
         }
-        let dest = staging.join(&part.sha256);
-        // The blob store hashes the staged file once and refuses a mismatch (the job fails).
-        fetch(p, &http, &base, source, part, &dest).await?;
-        super::transport::promote(ctx, part, &dest).await?;
-        progress.bytes_done += part.size as i64;
+        left -= 1;
+        progress.bytes_done += size as i64;
         progress.steps_done += 1;
-        if due || i + 1 == parts.len() {
+        if reported.elapsed() >= REPORT_EVERY || left == 0 {
+            ctx.check_cancel().await?;
             ctx.progress(&progress).await?;
             reported = std::time::Instant::now();
         }
     }
+    drop(running);
+    source.ticket = ticket.into_inner();
     Ok(progress)
 }
 
+type PartFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, JobError>> + Send + 'a>>;
+
+/// Fetches, verifies and stages one part; its size.
+fn one<'a>(
+    ctx: &'a JobContext,
+    shared: &'a Shared<'a>,
+    staging: &'a Path,
+    part: &'a ManifestPart,
+) -> PartFuture<'a> {
+    Box::pin(async move {
+        let dest = staging.join(&part.sha256);
+        fetch(shared, part, &dest).await?;
+        super::transport::promote(ctx, part, &dest).await?;
+        Ok(part.size)
+    })
+}
+
+/// What the parallel fetches of one pull share (the ticket is renewed once for all of them).
+struct Shared<'a> {
+    p: &'a Platform,
+    http: &'a reqwest::Client,
+    base: &'a str,
+    peer: &'a PeerRecord,
+    archive: i64,
+    ticket: &'a tokio::sync::Mutex<String>,
+}
+
 /// Fetches one part into `dest`, resuming what an earlier attempt left there.
-async fn fetch(
-    p: &Platform,
-    http: &reqwest::Client,
-    base: &str,
-    source: &mut Source<'_>,
-    part: &ManifestPart,
-    dest: &Path,
-) -> Result<(), JobError> {
-    let url = format!("{base}/transfer/parts/{}", part.sha256);
+async fn fetch(s: &Shared<'_>, part: &ManifestPart, dest: &Path) -> Result<(), JobError> {
+    let url = format!("{}/transfer/parts/{}", s.base, part.sha256);
     let mut last_error = String::new();
     for _ in 0..PART_ATTEMPTS {
         let have = tokio::fs::metadata(dest)
@@ -148,7 +191,8 @@ async fn fetch(
             let _ = tokio::fs::remove_file(dest).await;
             continue;
         }
-        let mut request = http.get(&url).header(TICKET_HEADER, source.ticket.as_str());
+        let used = s.ticket.lock().await.clone();
+        let mut request = s.http.get(&url).header(TICKET_HEADER, used.as_str());
         if have > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
@@ -161,7 +205,16 @@ async fn fetch(
         };
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            source.ticket = renew(p, source).await?;
+            // One renewal for every lane: a lane that finds the ticket already replaced retries.
+            let mut current = s.ticket.lock().await;
+            if *current == used {
+                let source = Source {
+                    peer: s.peer,
+                    archive: s.archive,
+                    ticket: used,
+                };
+                *current = renew(s.p, &source).await?;
+            }
             continue;
         }
         let append = match status.as_u16() {

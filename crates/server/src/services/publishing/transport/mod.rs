@@ -27,6 +27,9 @@ use std::path::Path;
 
 pub use pf_net::Transport;
 
+/// Parts an `http` pull fetches at once, by default.
+pub const DEFAULT_PARALLEL_PARTS: u64 = 4;
+
 /// The default `rpc-inline` limit: 32 MiB (the original's MNET mode).
 pub const RPC_INLINE_DEFAULT: u64 = 32 * 1024 * 1024;
 
@@ -41,6 +44,8 @@ pub struct TransferSection {
     pub shared_fs_root: String,
     /// The largest archive moved by `rpc-inline`, in bytes.
     pub rpc_inline_max_bytes: u64,
+    /// How many parts an `http` pull fetches at once (at least 1).
+    pub parallel_parts: u64,
     /// **Tests only**: pause a receiving job this long just before its last cancel check, so a
     /// test can cancel it while it runs. 0 (the default) in production.
     pub test_hold_before_commit_ms: u64,
@@ -55,6 +60,7 @@ impl Default for TransferSection {
             transports: "http,rpc-inline".into(),
             shared_fs_root: String::new(),
             rpc_inline_max_bytes: RPC_INLINE_DEFAULT,
+            parallel_parts: DEFAULT_PARALLEL_PARTS,
             test_hold_before_commit_ms: 0,
             test_hold_in_commit_ms: 0,
         }
@@ -252,6 +258,7 @@ mod tests {
             transports: list.into(),
             shared_fs_root: "/srv/shared".into(),
             rpc_inline_max_bytes: limit,
+            parallel_parts: DEFAULT_PARALLEL_PARTS,
             test_hold_before_commit_ms: 0,
             test_hold_in_commit_ms: 0,
         }
