@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mail_refusals",
         sql: include_str!("../migrations/postgres/0012_mail_refusals.sql"),
     },
+    Migration {
+        version: 16,
+        name: "archive_scans",
+        sql: include_str!("../migrations/postgres/0016_archive_scans.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mail_refusals",
         sql: include_str!("../migrations/sqlite/0012_mail_refusals.sql"),
     },
+    Migration {
+        version: 16,
+        name: "archive_scans",
+        sql: include_str!("../migrations/sqlite/0016_archive_scans.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.
