@@ -9,7 +9,8 @@ use pf_testkit::{CliRun, TestPlatform};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
+pub(crate) const FIXTURES: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
 
 pub(crate) fn fixture(part: &str) -> PathBuf {
     std::fs::read_dir(FIXTURES)
