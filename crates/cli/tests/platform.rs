@@ -42,5 +42,7 @@ mod sessions;
 mod catalog;
 #[path = "platform/mutualisation.rs"]
 mod mutualisation;
+#[path = "platform/perf_send.rs"]
+mod perf_send;
 #[path = "platform/transports.rs"]
 mod transports;

@@ -40,18 +40,28 @@ pub fn detect(path: &Path) -> Result<Detection> {
         Ok(())
     })?;
     let head = head.ok_or(MbzError::MissingManifest)?;
-    let s = String::from_utf8_lossy(&head);
-    let ok = [
+    Ok(Detection {
+        container,
+        format: if moodle2_head(&head) {
+            "moodle2"
+        } else {
+            "unknown"
+        }
+        .into(),
+    })
+}
+
+/// Moodle's check on the first 200 bytes of `moodle_backup.xml`.
+pub(crate) fn moodle2_head(head: &[u8]) -> bool {
+    let head = &head[..head.len().min(200)];
+    let s = String::from_utf8_lossy(head);
+    [
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
         "<moodle_backup>",
         "<information>",
     ]
     .iter()
-    .all(|needle| s.contains(needle));
-    Ok(Detection {
-        container,
-        format: if ok { "moodle2" } else { "unknown" }.into(),
-    })
+    .all(|needle| s.contains(needle))
 }
 
 struct RawEntry {

@@ -53,8 +53,10 @@
 //!
 //! [`transport`]: a canonical-JSON [`TransportManifest`] (signing bytes
 //! exclude the signature), [`build_transport`] splitting an export into one
-//! part per blob plus a small skeleton, and [`assemble`] verifying parts
-//! while rebuilding a `.mbz`.
+//! part per blob plus small content-addressed skeleton parts (one per
+//! activity, section, top-level file…), and [`assemble`] verifying parts
+//! while rebuilding a `.mbz` (either skeleton form). [`scan_transport`] scans
+//! a set from its skeleton parts without assembling it.
 //!
 //! ```no_run
 //! use pf_mbz::*;
@@ -93,10 +95,13 @@ pub use graft::{graft, GraftTarget, Grafted};
 pub use import::{import, import_file};
 pub use limits::Limits;
 pub use model::*;
-pub use scan::{scan, scan_file, Finding, ScanReport};
+pub use scan::{
+    scan, scan_file, scan_transport, Finding, ScanReport, TransportScan, SCANNER_VERSION,
+};
 pub use staging::{BlobSource, DirStaging, StagingSink};
 pub use transport::{
-    assemble, build_transport, CourseIdentity, ManifestPart, TransportManifest, TransportSet,
+    assemble, build_transport, build_transport_single, for_each_skeleton_entry, CourseIdentity,
+    ManifestPart, TransportManifest, TransportSet,
 };
 pub use write::{export, export_with, ExportOptions, ExportSummary};
 

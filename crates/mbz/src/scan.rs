@@ -5,6 +5,12 @@
 //! through its own event-based pass with its own tables and reports every
 //! trace of user data it finds, with the part path and what it saw. A
 //! finding means the stripper has a bug; the caller fails the job.
+//!
+//! [`scan_transport`] scans a transport set from its skeleton parts alone: the scanner's
+//! verdict depends on the XML (and the entry names), never on a blob's bytes, so blob bodies are
+//! not read. A verdict depends only on the content, which the manifest's SHA-256 names, so a
+//! platform records it with the archive ([`SCANNER_VERSION`] included) and does not scan again
+//! until that hash (or the scanner) changes.
 
 use std::fs::File;
 use std::io::{BufRead, Read, Seek};
@@ -16,8 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::for_each_entry;
 use crate::error::{MbzError, Result};
+use crate::import::blob_name;
 use crate::limits::Limits;
 use crate::stream::{self, Capped};
+use crate::transport::{for_each_skeleton_entry, ManifestPart, TransportManifest};
 
 /// One trace of user data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,39 +64,100 @@ pub fn scan_file(path: &Path, limits: &Limits) -> Result<ScanReport> {
 pub fn scan<R: Read + Seek>(input: R, limits: &Limits) -> Result<ScanReport> {
     let mut report = ScanReport::default();
     for_each_entry(input, limits, |meta, data| {
-        report.entries += 1;
-        let p = meta.path.as_str();
-        let file = p.rsplit('/').next().unwrap_or(p);
-        let mut found = |what: String| {
-            if report.findings.len() < MAX_FINDINGS {
-                report.findings.push(Finding {
-                    part: p.to_owned(),
-                    what,
-                });
-            }
-        };
-        match file {
-            "users.xml" if p == "users.xml" => found("users.xml is present".into()),
-            "moodle_backup.log" => found("the backup log is present".into()),
-            "logs.xml" | "logstores.xml" => found("a log part is present".into()),
-            "xapistate.xml" => found("xAPI state is present".into()),
-            _ => {}
-        }
-        if !file.ends_with(".xml") {
-            return Ok(());
-        }
-        let cap = stream::part_cap(p, limits);
-        if meta.size > cap {
-            return Err(MbzError::EntryTooLarge {
-                path: p.to_owned(),
-                size: meta.size,
-                limit: cap,
-            });
-        }
-        let input = Capped::new(stream::checked(data), limits.max_xml_bytes, cap);
-        scan_xml(p, input, limits.max_xml_depth, &mut found)
+        scan_entry(&mut report, &meta.path, meta.size, data, limits)
     })?;
     Ok(report)
+}
+
+/// Version of the scanner's rules: a verdict recorded under another version is not reused.
+/// Bump it whenever the tables or checks below change.
+pub const SCANNER_VERSION: &str = "1";
+
+/// The scanner's verdict on a transport set, and whether `moodle_backup.xml` passes Moodle's
+/// own format detection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportScan {
+    /// What the scanner found.
+    pub report: ScanReport,
+    /// `moodle_backup.xml` is present and its first 200 bytes pass Moodle's detection.
+    pub moodle2: bool,
+}
+
+/// Scan a transport set without assembling it: every skeleton part is read (and verified) and
+/// each XML entry scanned exactly as in a `.mbz`; blob parts are never opened (their bodies
+/// are opaque files; their names `files/xx/<sha1>` are looked at like any entry's).
+pub fn scan_transport<F>(
+    manifest: &TransportManifest,
+    open: F,
+    limits: &Limits,
+) -> Result<TransportScan>
+where
+    F: FnMut(&ManifestPart) -> std::io::Result<Box<dyn Read>>,
+{
+    let mut out = TransportScan::default();
+    for part in &manifest.parts {
+        if blob_name(&part.path).is_some() {
+            scan_entry(
+                &mut out.report,
+                &part.path,
+                part.size,
+                &mut std::io::empty(),
+                limits,
+            )?;
+        }
+    }
+    for_each_skeleton_entry(manifest, open, |path, size, data| {
+        if path == "moodle_backup.xml" {
+            let mut head = Vec::new();
+            let mut xml = Vec::new();
+            data.take(limits.max_xml_bytes + 1).read_to_end(&mut xml)?;
+            head.extend_from_slice(&xml[..xml.len().min(200)]);
+            out.moodle2 = crate::detect::moodle2_head(&head);
+            return scan_entry(&mut out.report, path, size, &mut &xml[..], limits);
+        }
+        scan_entry(&mut out.report, path, size, data, limits)
+    })?;
+    Ok(out)
+}
+
+/// Scan one entry (its path and body) into `report`.
+fn scan_entry(
+    report: &mut ScanReport,
+    p: &str,
+    size: u64,
+    data: &mut dyn Read,
+    limits: &Limits,
+) -> Result<()> {
+    report.entries += 1;
+    let file = p.rsplit('/').next().unwrap_or(p);
+    let mut found = |what: String| {
+        if report.findings.len() < MAX_FINDINGS {
+            report.findings.push(Finding {
+                part: p.to_owned(),
+                what,
+            });
+        }
+    };
+    match file {
+        "users.xml" if p == "users.xml" => found("users.xml is present".into()),
+        "moodle_backup.log" => found("the backup log is present".into()),
+        "logs.xml" | "logstores.xml" => found("a log part is present".into()),
+        "xapistate.xml" => found("xAPI state is present".into()),
+        _ => {}
+    }
+    if !file.ends_with(".xml") {
+        return Ok(());
+    }
+    let cap = stream::part_cap(p, limits);
+    if size > cap {
+        return Err(MbzError::EntryTooLarge {
+            path: p.to_owned(),
+            size,
+            limit: cap,
+        });
+    }
+    let input = Capped::new(stream::checked(data), limits.max_xml_bytes, cap);
+    scan_xml(p, input, limits.max_xml_depth, &mut found)
 }
 
 /// (parent element, child element) pairs that are user records.

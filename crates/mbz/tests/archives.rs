@@ -1,5 +1,6 @@
 //! Integration tests over every real fixture in `shared/fixtures/mbz/`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pf_mbz::*;
@@ -223,46 +224,72 @@ fn scanner_sees_users_in_inputs_and_none_in_exports() {
     assert!(seen_users >= 5, "fixtures with users: {seen_users}");
 }
 
+fn manifest_of(parts: Vec<ManifestPart>) -> TransportManifest {
+    let m = TransportManifest {
+        course: CourseIdentity {
+            source_course_id: 1,
+            shortname: "S".into(),
+            fullname: "F".into(),
+        },
+        idnumber: "ID".into(),
+        source_platform: "p".into(),
+        archive_counter: 1,
+        created_at: "2026-01-01T00:00:00Z".into(),
+        parts,
+        signature: None,
+    };
+    TransportManifest::parse(&m.to_canonical_json(), 1 << 32).unwrap()
+}
+
+/// Builds the split set of an import; skeleton parts kept in memory by SHA-256.
+fn split_set(one: &Imported) -> (TransportManifest, HashMap<String, Vec<u8>>) {
+    let exp = ExportCourse::from(one.a.clone());
+    let mut skel = HashMap::new();
+    let set = build_transport(&exp, &one.stage, |p, b| {
+        skel.insert(p.sha256.clone(), b.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    (manifest_of(set.parts), skel)
+}
+
+fn opener<'a>(
+    one: &'a Imported,
+    skel: &'a HashMap<String, Vec<u8>>,
+) -> impl FnMut(&ManifestPart) -> std::io::Result<Box<dyn std::io::Read>> + 'a {
+    move |p: &ManifestPart| -> std::io::Result<Box<dyn std::io::Read>> {
+        match skel.get(&p.sha256) {
+            Some(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
+            None => Ok(Box::new(std::fs::File::open(
+                one.stage.path_of(&p.sha256)?,
+            )?)),
+        }
+    }
+}
+
 #[test]
 fn transport_sets_reassemble_and_verify() {
     for f in fixtures() {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let one = import_one(&f);
-        let exp = ExportCourse::from(one.a.clone());
-        let mut skeleton = Vec::new();
-        let set = build_transport(&exp, &one.stage, &mut skeleton).unwrap();
-        let m = TransportManifest {
-            course: CourseIdentity {
-                source_course_id: 1,
-                shortname: "S".into(),
-                fullname: "F".into(),
-            },
-            idnumber: "ID".into(),
-            source_platform: "p".into(),
-            archive_counter: 1,
-            created_at: "2026-01-01T00:00:00Z".into(),
-            parts: set.parts.clone(),
-            signature: None,
-        };
-        let m = TransportManifest::parse(&m.to_canonical_json(), 1 << 32).unwrap();
+        let (m, skel) = split_set(&one);
+        let skeleton_parts = m
+            .parts
+            .iter()
+            .filter(|p| p.path.starts_with("skeleton/"))
+            .count();
         assert_eq!(
-            set.parts.len(),
-            one.a.blobs.len() + 1,
-            "{name}: one part per blob plus the skeleton"
+            m.parts.len(),
+            one.a.blobs.len() + skeleton_parts,
+            "{name}: one part per blob plus the skeleton parts"
         );
-        let open = |p: &ManifestPart| -> std::io::Result<Box<dyn std::io::Read>> {
-            if p.path == "skeleton.tar" {
-                Ok(Box::new(std::io::Cursor::new(skeleton.clone())))
-            } else {
-                Ok(Box::new(std::fs::File::open(
-                    one.stage.path_of(&p.sha256)?,
-                )?))
-            }
-        };
+        assert!(skeleton_parts > 1, "{name}: the skeleton is split");
+        // Deterministic: the same course gives the same parts.
+        assert_eq!(split_set(&one).0, m, "{name}");
         let out = one._tmp.path().join("assembled.mbz");
         assemble(
             &m,
-            open,
+            opener(&one, &skel),
             std::fs::File::create(&out).unwrap(),
             &ExportOptions::default(),
         )
@@ -270,26 +297,138 @@ fn transport_sets_reassemble_and_verify() {
         assert!(check_invariants(&out).unwrap().is_empty(), "{name}");
         let two = import_one(&out);
         assert_eq!(view(&one.a), view(&two.a), "{name}");
-        // A tampered part is caught.
-        if let Some(bad) = m.parts.iter().find(|p| p.path != "skeleton.tar") {
+        // The scanner reads the skeleton parts alone and agrees with a scan of the .mbz.
+        let t = scan_transport(&m, opener(&one, &skel), &Limits::default()).unwrap();
+        let whole = scan_file(&out, &Limits::default()).unwrap();
+        assert!(t.moodle2, "{name}");
+        assert_eq!(t.report.findings, whole.findings, "{name}");
+        // A tampered part is caught: a blob, then a skeleton part.
+        for bad in [
+            m.parts.iter().find(|p| !p.path.starts_with("skeleton")),
+            m.parts.iter().find(|p| p.path.starts_with("skeleton/a")),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let mut m2 = m.clone();
             let i = m2.parts.iter().position(|p| p == bad).unwrap();
             m2.parts[i].sha256 = "0".repeat(64);
-            let open2 = |p: &ManifestPart| -> std::io::Result<Box<dyn std::io::Read>> {
-                if p.path == "skeleton.tar" {
-                    Ok(Box::new(std::io::Cursor::new(skeleton.clone())))
-                } else {
-                    Ok(Box::new(std::fs::File::open(
-                        one.stage.path_of(&bad.sha256)?,
-                    )?))
+            let (zero, bad_sha) = ("0".repeat(64), bad.sha256.clone());
+            let mut inner = opener(&one, &skel);
+            let open2 = |p: &ManifestPart| {
+                let mut q = p.clone();
+                if q.sha256 == zero {
+                    q.sha256 = bad_sha.clone();
                 }
+                inner(&q)
             };
-            assert!(matches!(
-                assemble(&m2, open2, std::io::sink(), &ExportOptions::default()),
-                Err(MbzError::Manifest(_))
-            ));
+            assert!(
+                matches!(
+                    assemble(&m2, open2, std::io::sink(), &ExportOptions::default()),
+                    Err(MbzError::Manifest(_))
+                ),
+                "{name}: {}",
+                bad.path
+            );
         }
     }
+}
+
+#[test]
+fn single_skeleton_archives_still_assemble_and_scan() {
+    for f in fixtures().into_iter().take(4) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let one = import_one(&f);
+        let exp = ExportCourse::from(one.a.clone());
+        let mut skeleton = Vec::new();
+        let set = build_transport_single(&exp, &one.stage, &mut skeleton).unwrap();
+        let m = manifest_of(set.parts);
+        let sk = m.parts.iter().find(|p| p.path == "skeleton.tar").unwrap();
+        let skel = HashMap::from([(sk.sha256.clone(), skeleton)]);
+        let out = one._tmp.path().join("single.mbz");
+        assemble(
+            &m,
+            opener(&one, &skel),
+            std::fs::File::create(&out).unwrap(),
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        assert!(check_invariants(&out).unwrap().is_empty(), "{name}");
+        assert_eq!(view(&one.a), view(&import_one(&out).a), "{name}");
+        // Same XML either way: the split form assembles to the same archive bytes.
+        let (m2, skel2) = split_set(&one);
+        let out2 = one._tmp.path().join("split.mbz");
+        assemble(
+            &m2,
+            opener(&one, &skel2),
+            std::fs::File::create(&out2).unwrap(),
+            &ExportOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&out2).unwrap(),
+            "{name}"
+        );
+        let t = scan_transport(&m, opener(&one, &skel), &Limits::default()).unwrap();
+        assert!(t.report.is_clean() && t.moodle2, "{name}");
+    }
+}
+
+/// The transport scanner finds user data that sits in a skeleton part.
+#[test]
+fn transport_scan_finds_user_data() {
+    let f = fixtures().into_iter().next().unwrap();
+    let one = import_one(&f);
+    let (m, mut skel) = split_set(&one);
+    // Add a part carrying users.xml and a learner's grade to the manifest.
+    let mut tar = Vec::new();
+    {
+        let mut gz = flate2::write::GzEncoder::new(&mut tar, flate2::Compression::fast());
+        let xml =
+            b"<?xml version=\"1.0\"?><users><user id=\"2\"><username>x</username></user></users>";
+        let mut b = tar::Builder::new(&mut gz);
+        let mut h = tar::Header::new_ustar();
+        h.set_size(xml.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "users.xml", &xml[..]).unwrap();
+        b.finish().unwrap();
+        drop(b);
+        gz.finish().unwrap();
+    }
+    let sha = pf_mbz::staging::sha256_hex(&tar);
+    let mut parts = m.parts.clone();
+    parts.push(ManifestPart {
+        path: "skeleton/top/users.xml.tgz".into(),
+        size: tar.len() as u64,
+        sha256: sha.clone(),
+    });
+    parts.sort();
+    skel.insert(sha, tar);
+    let m2 = manifest_of(parts);
+    let t = scan_transport(&m2, opener(&one, &skel), &Limits::default()).unwrap();
+    assert!(
+        t.report
+            .findings
+            .iter()
+            .any(|f| f.part == "users.xml" && f.what.contains("users.xml is present")),
+        "{:?}",
+        t.report.findings
+    );
+    assert!(t
+        .report
+        .findings
+        .iter()
+        .any(|f| f.what.contains("user record <user>")));
+    // And a receiver refuses to assemble it: the part is not in the index.
+    assert!(assemble(
+        &m2,
+        opener(&one, &skel),
+        std::io::sink(),
+        &ExportOptions::default()
+    )
+    .is_err());
 }
 
 fn put_blob(stage: &mut DirStaging, bytes: &[u8]) -> String {

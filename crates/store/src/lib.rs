@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod activities;
+mod archive_scans;
 mod archives;
 mod audit;
 mod auth;
@@ -57,6 +58,7 @@ mod trash;
 mod users;
 
 pub use activities::{ActivityRecord, NewActivity};
+pub use archive_scans::ArchiveScan;
 pub use archives::{ArchiveRecord, NewArchive};
 pub use audit::{AuditRecord, NewAudit};
 pub use auth::{NewSession, NewToken, SessionRecord, TokenRecord};

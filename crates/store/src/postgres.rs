@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lineage_keys",
         sql: include_str!("../migrations/postgres/0015_lineage_keys.sql"),
     },
+    Migration {
+        version: 16,
+        name: "archive_scans",
+        sql: include_str!("../migrations/postgres/0016_archive_scans.sql"),
+    },
 ];
 
 /// Opens a pool on an existing database.

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "lineage_keys",
         sql: include_str!("../migrations/sqlite/0015_lineage_keys.sql"),
     },
+    Migration {
+        version: 16,
+        name: "archive_scans",
+        sql: include_str!("../migrations/sqlite/0016_archive_scans.sql"),
+    },
 ];
 
 /// The file named by a `sqlite://PATH` or `sqlite:PATH` URL.

@@ -20,6 +20,8 @@ mod auth;
 #[path = "conformance/blob.rs"]
 mod blob;
 
+#[path = "conformance/archive_scans.rs"]
+mod archive_scans;
 #[path = "conformance/archives.rs"]
 mod archives;
 #[path = "conformance/jobs.rs"]

@@ -57,7 +57,7 @@ fn listed_activities(path: &Path) -> usize {
     contents.matches("<activity>").count()
 }
 
-fn is_activity_backup(path: &Path) -> bool {
+pub(crate) fn is_activity_backup(path: &Path) -> bool {
     manifest_xml(path).contains("<type>activity</type>")
 }
 

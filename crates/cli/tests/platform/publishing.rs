@@ -9,7 +9,8 @@ use pf_testkit::{CliRun, TestPlatform};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
+pub(crate) const FIXTURES: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/mbz");
 
 pub(crate) fn fixture(part: &str) -> PathBuf {
     std::fs::read_dir(FIXTURES)
@@ -568,7 +569,7 @@ async fn refused_operations_create_nothing() {
         .iter()
         .find(|p| p.path != pf_mbz::transport::SKELETON)
         .expect("a file part");
-    let corrupt = |tp: &TestPlatform| {
+    let corrupt_part = |tp: &TestPlatform, part: &pf_mbz::ManifestPart| {
         let blob = tp
             .data_dir()
             .join("blobs")
@@ -581,6 +582,7 @@ async fn refused_operations_create_nothing() {
         std::fs::set_permissions(&blob, perms).unwrap();
         std::fs::write(&blob, b"not the bytes the manifest lists").unwrap();
     };
+    let corrupt = |tp: &TestPlatform| corrupt_part(tp, part);
     // On the receiver: the restore fails on the bad part and nothing is committed.
     corrupt(&c);
     let bad = cli(
@@ -593,8 +595,25 @@ async fn refused_operations_create_nothing() {
     let on_c = courses(&c).await;
     assert_eq!(on_c.len(), count);
     assert_eq!(course_json(&on_c, v1)["visible"], true, "v1 stays visible");
-    // On the sender: the scanner's pass before anything leaves fails the job.
-    corrupt(&f1);
+    // On the sender: the scanner's pass before anything leaves fails the job. The verdict
+    // recorded when the archive was made is reused only for the same manifest, so a verdict
+    // that no longer matches makes the sender scan again, and the corrupted XML part fails it.
+    let skeleton = manifest
+        .parts
+        .iter()
+        .find(|p| p.path.starts_with("skeleton/activities/"))
+        .expect("an activity's skeleton part");
+    corrupt_part(&f1, skeleton);
+    f1.platform
+        .store
+        .set_archive_scan(&pf_store::ArchiveScan {
+            archive: rec.id,
+            manifest_sha256: "0".repeat(64),
+            scanner: pf_mbz::SCANNER_VERSION.into(),
+            scanned_at: 0,
+        })
+        .await
+        .unwrap();
     let bad = cli(
         &f1,
         &["publish", &gap, "--mode", "update", "--wait", "--json"],

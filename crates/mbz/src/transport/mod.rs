@@ -2,13 +2,18 @@
 //!
 //! **What a part is.** An export travels as a *transport set*: one part per
 //! file blob, at its archive path `files/xx/<sha1>` and holding exactly the
-//! blob's bytes (so its SHA-256 is the platform's blob key), plus one part
-//! `skeleton.tar`: a plain ustar holding `.ARCHIVE_INDEX` and every
-//! non-blob entry (the XML). Blob parts are content-addressed and stable
-//! across re-exports, so after editing one 1 MiB file an update moves about
-//! 1 MiB plus the small skeleton; the receiver fetches only the parts whose
-//! SHA-256 it lacks. [`assemble`] turns a verified set back into a `.mbz`
-//! (entries in index order), which is then imported as usual.
+//! blob's bytes (so its SHA-256 is the platform's blob key), plus the
+//! *skeleton parts* holding `.ARCHIVE_INDEX` and every non-blob entry (the
+//! XML): one gzip-compressed ustar per activity directory, per section
+//! directory, per other top-level directory and per top-level file, and the
+//! index alone (see [`skeleton`]). Every part is content-addressed and
+//! written deterministically, so after editing one 1 MiB file an update moves
+//! about 1 MiB plus the few small parts whose bytes changed; the receiver
+//! fetches only the parts whose SHA-256 it lacks. Archives made before the
+//! split carry one plain-ustar `skeleton.tar` instead; both forms are
+//! accepted. [`assemble`] turns a verified set back into a `.mbz` (entries in
+//! index order), which is then imported as usual;
+//! [`for_each_skeleton_entry`] walks the XML alone (what the scanner reads).
 //!
 //! **The manifest** is canonical JSON: keys sorted, no insignificant
 //! whitespace, integers only, UTF-8. [`TransportManifest::signing_bytes`]
@@ -24,7 +29,7 @@ use crate::container::normalize_path;
 use crate::error::{MbzError, Result};
 use crate::import::blob_name;
 
-/// Path of the skeleton part.
+/// Path of the single skeleton part of archives made before the split.
 pub const SKELETON: &str = "skeleton.tar";
 /// Most parts a manifest may list.
 pub const MAX_PARTS: usize = 1_000_000;
@@ -45,7 +50,7 @@ pub struct CourseIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestPart {
-    /// `skeleton.tar` or `files/xx/<sha1>`.
+    /// A skeleton part (`skeleton.tar`, `skeleton/….tgz`) or `files/xx/<sha1>`.
     pub path: String,
     /// Bytes.
     pub size: u64,
@@ -122,6 +127,15 @@ impl TransportManifest {
         hex::encode(sha2::Sha256::digest(self.signing_bytes()))
     }
 
+    /// The part holding the archive index: `skeleton/index.tgz`, or `skeleton.tar` in the
+    /// single-skeleton form. Its key is what `skeleton_sha256` columns record.
+    pub fn skeleton_part(&self) -> Option<&ManifestPart> {
+        self.parts
+            .iter()
+            .find(|p| p.path == INDEX_PART)
+            .or_else(|| self.parts.iter().find(|p| p.path == SKELETON))
+    }
+
     /// Total size of all parts.
     pub fn total_size(&self) -> u64 {
         self.parts.iter().map(|p| p.size).sum()
@@ -144,7 +158,7 @@ impl TransportManifest {
         }
         let mut total: u64 = 0;
         let mut seen = HashSet::new();
-        let mut skeleton = false;
+        let (mut single, mut index) = (false, false);
         for (i, p) in self.parts.iter().enumerate() {
             total = total
                 .checked_add(p.size)
@@ -156,23 +170,36 @@ impl TransportManifest {
             if normalize_path(p.path.as_bytes())?.is_none_or(|(n, dir)| dir || n != p.path) {
                 return Err(bad(format!("bad part path {:?}", p.path)));
             }
-            skeleton |= p.path == SKELETON;
-            if p.path != SKELETON && blob_name(&p.path).is_none() {
+            single |= p.path == SKELETON;
+            index |= p.path == INDEX_PART;
+            if !is_skeleton_part(&p.path) && blob_name(&p.path).is_none() {
                 return Err(bad(format!("unknown part {:?}", p.path)));
             }
             if !seen.insert(p.path.as_str()) || (i > 0 && self.parts[i - 1].path >= p.path) {
                 return Err(bad("parts are not sorted and unique"));
             }
         }
-        if !skeleton {
-            return Err(bad("no skeleton part"));
+        if single == index {
+            return Err(bad("no skeleton part, or both skeleton forms"));
+        }
+        if single
+            && self
+                .parts
+                .iter()
+                .any(|p| p.path != SKELETON && is_skeleton_part(&p.path))
+        {
+            return Err(bad("both skeleton forms"));
         }
         Ok(())
     }
 }
 
+mod assemble;
 mod set;
-pub use set::{assemble, build_transport, TransportSet};
+pub mod skeleton;
+pub use assemble::{assemble, for_each_skeleton_entry};
+pub use set::{build_transport, build_transport_single, TransportSet};
+use skeleton::{is_skeleton_part, INDEX_PART};
 
 #[cfg(test)]
 mod tests {

@@ -229,7 +229,7 @@ impl Layout<'_> {
     }
 
     /// Write the `.ARCHIVE_INDEX` text (its entries are those of [`Layout::each`]).
-    fn index_text<W: Write>(&self, w: &mut W) -> Result<()> {
+    pub(crate) fn index_text<W: Write>(&self, w: &mut W) -> Result<()> {
         let mtime = ustar::FIXED_MTIME;
         let count = self.small.len() + self.blobs.len();
         writeln!(w, "Moodle archive file index. Count: {count}")?;

@@ -10,6 +10,9 @@ use crate::error::{MbzError, Result};
 use crate::model::{BackupKind, ExportCourse};
 use crate::staging::BlobSource;
 
+/// Size of each kind's range of native ids (activities take three ids each).
+const NATIVE_RANGE: i64 = 1 << 24;
+
 /// A resolved section.
 pub(crate) struct RSection {
     pub idx: usize,
@@ -102,12 +105,23 @@ pub(crate) fn resolve<'a, B: BlobSource>(
 ) -> Result<Resolved<'a>> {
     let m = &course.course;
     let base = course.base.as_ref();
-    let mut next = base.map_or(100, |b| b.max_id) + 1;
+    // Native ids come from one range per kind (sections, activities, files), each in model
+    // order: adding an activity does not renumber the files, so the parts of everything that
+    // did not change stay byte-identical from one export to the next.
+    let first = base.map_or(100, |b| b.max_id) + 1;
+    let mut next = first;
     let mut alloc = || {
         let v = next;
         next += 1;
         v
     };
+    let mut next_act = first + NATIVE_RANGE;
+    let mut alloc_act = || {
+        let v = next_act;
+        next_act += 3;
+        (v, v + 1, v + 2)
+    };
+    let mut next_file = first + 2 * NATIVE_RANGE;
     let (course_id, course_ctx) = match base {
         Some(b) => (
             m.fields.original_id.unwrap_or(b.info.original_course_id),
@@ -172,7 +186,10 @@ pub(crate) fn resolve<'a, B: BlobSource>(
                 a.contextid.unwrap_or(0),
                 false,
             ),
-            _ => (alloc(), alloc(), alloc(), true),
+            _ => {
+                let (cmid, instance, ctx) = alloc_act();
+                (cmid, instance, ctx, true)
+            }
         };
         acts.push(RActivity {
             idx,
@@ -193,7 +210,12 @@ pub(crate) fn resolve<'a, B: BlobSource>(
     let mut files = Vec::new();
     for (idx, f) in m.files.iter().enumerate() {
         let native = f.id.is_none() || base.is_none();
-        let id = if native { alloc() } else { f.id.unwrap_or(0) };
+        let id = if native {
+            next_file += 1;
+            next_file - 1
+        } else {
+            f.id.unwrap_or(0)
+        };
         let ctx = match (&f.owner, f.contextid) {
             (Some(k), _) => *act_ctx.get(k.as_str()).ok_or_else(|| {
                 MbzError::Export(format!(

@@ -3,7 +3,7 @@
 use crate::harness::{course, each_backend};
 use pf_store::{NewArchive, StoreError};
 
-fn archive(course: pf_domain::ids::CourseId, counter: i64) -> NewArchive {
+pub(crate) fn archive(course: pf_domain::ids::CourseId, counter: i64) -> NewArchive {
     let key = format!("{counter:064x}");
     NewArchive {
         course,

@@ -12,7 +12,7 @@ use crate::platform::{settings, Platform};
 use crate::services::{now, rfc3339, Actor};
 use pf_domain::access::{Capability, Context};
 use pf_domain::ids::CourseId;
-use pf_mbz::transport::SKELETON;
+use pf_mbz::transport::{skeleton::INDEX_PART, SKELETON};
 use pf_mbz::{CourseIdentity, ExportCourse, TransportManifest};
 use pf_store::{ArchiveRecord, CourseRecord, NewArchive, StoreError};
 use std::path::{Path, PathBuf};
@@ -144,7 +144,7 @@ pub(crate) async fn newest_for_job(
     if let Some(rec) = newest {
         let (blobs, m) = (p.blobs.clone(), model.clone());
         let now_parts = blocking(move || {
-            pf_mbz::build_transport(&m, &StoreBlobs(blobs), std::io::sink())
+            pf_mbz::build_transport(&m, &StoreBlobs(blobs), |_, _| Ok(()))
                 .map(|set| set.parts)
                 .map_err(write_failed)
         })
@@ -158,16 +158,44 @@ pub(crate) async fn newest_for_job(
     record(p, actor, course, model, "made").await
 }
 
-/// Assembles an archive in a scratch file and runs the scanner on it (before it leaves).
+/// Runs the scanner on an archive before it leaves, unless a passed verdict is recorded for
+/// this very manifest (its SHA-256, recomputed from the stored manifest) and scanner version.
+/// A scan reads the skeleton parts only (never the blobs) and records its passed verdict.
 pub(crate) async fn scan_archive(p: &Platform, rec: &ArchiveRecord) -> Result<(), AppError> {
     let manifest = TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
         .map_err(|e| AppError::internal(format!("stored manifest {}: {e}", rec.id)))?;
-    let scratch = Scratch::new(p)?;
-    let out = scratch.path().join("scan.mbz");
+    let whole = manifest.whole_sha256();
+    if let Some(v) = p.store.archive_scan(rec.id).await? {
+        if v.manifest_sha256 == whole && v.scanner == pf_mbz::SCANNER_VERSION {
+            return Ok(());
+        }
+        tracing::info!(
+            archive = rec.id,
+            "the recorded scan does not match the archive: scanning again"
+        );
+    }
+    scan_parts(p, manifest).await?;
+    record_scan(p, rec.id, whole).await
+}
+
+async fn record_scan(p: &Platform, archive: i64, whole: String) -> Result<(), AppError> {
+    p.store
+        .set_archive_scan(&pf_store::ArchiveScan {
+            archive,
+            manifest_sha256: whole,
+            scanner: pf_mbz::SCANNER_VERSION.into(),
+            scanned_at: now(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// The scanner over a transport set's skeleton parts: a finding, or a `moodle_backup.xml` Moodle
+/// would not detect, means stripping or writing has a bug.
+async fn scan_parts(p: &Platform, manifest: TransportManifest) -> Result<(), AppError> {
     let blobs = p.blobs.clone();
     blocking(move || {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
-        pf_mbz::assemble(
+        let found = pf_mbz::scan_transport(
             &manifest,
             |part| {
                 blobs
@@ -175,14 +203,27 @@ pub(crate) async fn scan_archive(p: &Platform, rec: &ArchiveRecord) -> Result<()
                     .map(|r| Box::new(r) as Box<dyn std::io::Read>)
                     .map_err(|e| std::io::Error::other(e.to_string()))
             },
-            &mut file,
-            &pf_mbz::ExportOptions::default(),
+            &pf_mbz::Limits::default(),
         )
         .map_err(write_failed)?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        check(&out)
+        if !found.report.is_clean() {
+            return Err(AppError::internal(format!(
+                "the scanner found user data in an export: {:?}",
+                found.report.findings
+            )));
+        }
+        if !found.moodle2 {
+            return Err(AppError::internal(
+                "Moodle would not detect the export as a backup",
+            ));
+        }
+        Ok(())
     })
     .await
+}
+
+fn part_failed(e: pf_store::StoreError) -> pf_mbz::MbzError {
+    pf_mbz::MbzError::Export(format!("cannot store a skeleton part: {e}"))
 }
 
 /// Builds the parts, checks the whole export, records the manifest and prunes old archives.
@@ -193,51 +234,51 @@ async fn record(
     model: ExportCourse,
     origin: &str,
 ) -> Result<ArchiveRecord, AppError> {
-    let scratch = Scratch::new(p)?;
-    let dir = scratch.path().to_path_buf();
     let blobs = p.blobs.clone();
     let parts = blocking(move || {
-        let skeleton = dir.join("skeleton.tar");
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&skeleton)?);
-        let set = pf_mbz::build_transport(&model, &StoreBlobs(blobs.clone()), &mut w)
-            .map_err(write_failed)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        // The scanner sees exactly what a receiver will assemble.
-        let whole = dir.join("check.mbz");
-        super::export::write_checked(StoreBlobs(blobs.clone()), &model, &whole)?;
-        let key = set
-            .parts
-            .iter()
-            .find(|p| p.path == SKELETON)
-            .map(|p| p.sha256.clone())
-            .ok_or_else(|| AppError::internal("transport set without a skeleton"))?;
-        blobs.promote(&skeleton, &key)?;
+        // Each skeleton part is stored as it is completed; unchanged ones are already there.
+        let store = blobs.clone();
+        let set = pf_mbz::build_transport(&model, &StoreBlobs(blobs), |part, bytes| {
+            if !store.contains(&part.sha256).map_err(part_failed)? {
+                let put = store.put(&mut &bytes[..]).map_err(part_failed)?;
+                if put.sha256 != part.sha256 {
+                    return Err(pf_mbz::MbzError::Export("a skeleton part changed".into()));
+                }
+            }
+            Ok(())
+        })
+        .map_err(write_failed)?;
         Ok(set.parts)
     })
     .await?;
-    drop(scratch);
     let skeleton_sha256 = parts
         .iter()
-        .find(|p| p.path == SKELETON)
+        .find(|p| p.path == INDEX_PART || p.path == SKELETON)
         .map(|p| p.sha256.clone())
         .unwrap_or_default();
     let source_platform = p.name().await?;
     let created_at = now();
+    let base = TransportManifest {
+        course: CourseIdentity {
+            source_course_id: course.id.0,
+            shortname: course.shortname.to_string(),
+            fullname: course.fullname.as_str().to_string(),
+        },
+        idnumber: course.idnumber.as_str().to_string(),
+        source_platform: source_platform.clone(),
+        archive_counter: 0,
+        created_at: rfc3339(created_at),
+        parts,
+        signature: None,
+    };
+    // The scanner sees exactly the XML a receiver will assemble, before the archive is recorded.
+    scan_parts(p, base.clone()).await?;
     let mut attempt = 0;
     let rec = loop {
         let counter = p.store.last_archive_counter(course.id).await? + 1;
         let manifest = TransportManifest {
-            course: CourseIdentity {
-                source_course_id: course.id.0,
-                shortname: course.shortname.to_string(),
-                fullname: course.fullname.as_str().to_string(),
-            },
-            idnumber: course.idnumber.as_str().to_string(),
-            source_platform: source_platform.clone(),
             archive_counter: u64::try_from(counter).unwrap_or(0),
-            created_at: rfc3339(created_at),
-            parts: parts.clone(),
-            signature: None,
+            ..base.clone()
         };
         let new = NewArchive {
             course: course.id,
@@ -255,6 +296,7 @@ async fn record(
             other => break other?,
         }
     };
+    record_scan(p, rec.id, rec.sha256.clone()).await?;
     let keep = p.setting_i64(settings::ARCHIVES_KEPT, 3).await?.max(1);
     let pruned = p
         .store
