@@ -16,7 +16,6 @@ use pf_domain::admission::Operation;
 use pf_domain::course::IdNumber;
 use pf_domain::ids::{CategoryId, CourseId};
 use pf_domain::job::{JobState, Progress};
-use pf_mbz::transport::SKELETON;
 use pf_store::{ArchiveRecord, Lineage, ReceivedArchive, ReceivedCourse};
 
 /// The job kind.
@@ -151,9 +150,7 @@ async fn restore(
                 manifest: String::from_utf8(signing)
                     .map_err(|e| JobError::Final(AppError::internal(e)))?,
                 skeleton_sha256: manifest
-                    .parts
-                    .iter()
-                    .find(|x| x.path == SKELETON)
+                    .skeleton_part()
                     .map(|x| x.sha256.clone())
                     .unwrap_or_default(),
                 size: rec.size,

@@ -21,7 +21,6 @@ use pf_domain::ids::{CourseId, PeerId, UserId};
 use pf_domain::job::{JobState, Progress};
 use pf_domain::publication::{self, Plan, PublishMode, Refusal, Series, Version};
 use pf_domain::user::Username;
-use pf_mbz::transport::SKELETON;
 use pf_store::{JobRecord, Lineage, NewVersion, PeerRecord, ReceivedArchive, ReceivedCourse};
 use serde::{Deserialize, Serialize};
 
@@ -312,9 +311,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     };
     let version_number = version.as_ref().map(|v| v.number);
     let skeleton = manifest
-        .parts
-        .iter()
-        .find(|x| x.path == SKELETON)
+        .skeleton_part()
         .map(|x| x.sha256.clone())
         .unwrap_or_default();
     // Tests only (`[transfer] test_hold_*`): a pause here lets a test cancel the running job;
