@@ -75,15 +75,9 @@ async fn arrive(
     (b, page.status, location)
 }
 
+/// Follows a job to its end (the publishing module's helper, by numeric id).
 async fn wait_job(tp: &TestPlatform, id: i64) -> Value {
-    for _ in 0..600 {
-        let job = ok(tp, &["jobs", "show", &id.to_string(), "--json"]).await;
-        if ["done", "failed", "cancelled"].contains(&job["state"].as_str().unwrap_or("")) {
-            return job;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    panic!("job {id} did not end");
+    super::publishing::wait_job(tp, &id.to_string()).await
 }
 
 fn job_from(location: &str) -> i64 {

@@ -11,19 +11,20 @@ use crate::error::AppError;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::platform::Platform;
 use crate::rpc::PeerCaller;
-use crate::services::archives::transport::{newest_for_job, scan_archive};
+use crate::services::archives::transport::newest_for_job;
 use crate::services::jobs::{enqueue, JobRequest};
 use crate::services::publishing::ops::check_deploy_key;
-use crate::services::publishing::send::{course_lock, follow, source_capabilities};
-use crate::services::publishing::{kind_of, ticket, Offer};
-use crate::services::{courses, now, rules, Actor, Via};
+use crate::services::publishing::send::{
+    course_lock, follow, record_sent_edge, signed_offer, source_capabilities, OfferTerms,
+};
+use crate::services::{courses, rules, Actor, Via};
 use pf_api::ErrorCode;
 use pf_domain::access::Capability;
 use pf_domain::admission::Operation;
 use pf_domain::ids::{CourseId, PeerId};
 use pf_domain::rules::{RuleGrant, RuleVerdict};
 use pf_domain::user::Home;
-use pf_store::{JobRecord, Lineage, PeerRecord, PeerStatus, UserRecord};
+use pf_store::{JobRecord, PeerRecord, PeerStatus, UserRecord};
 use serde::{Deserialize, Serialize};
 
 /// The job kind on the common platform.
@@ -221,35 +222,20 @@ async fn send_home(
         ..Default::default()
     };
     ctx.progress(&progress).await?;
-    scan_archive(&p, rec).await.map_err(|e| {
-        JobError::Final(AppError::new(
-            ErrorCode::Failed,
-            format!("the scanner refused the archive: {}", e.message),
-        ))
-    })?;
-    let manifest = pf_mbz::TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
-        .map_err(|e| JobError::Final(AppError::internal(e)))?;
-    let bytes = manifest.signing_bytes();
-    let signature = pf_net::sign_bytes(&p.identity, &bytes).to_string();
-    if rec.signature.is_none() {
-        p.store.set_archive_signature(rec.id, &signature).await?;
-    }
-    progress.steps_done = 1;
-    progress.step = format!("offering to {}", peer.name);
-    ctx.progress(&progress).await?;
-    let offer = Offer {
-        operation: Operation::Deploy,
-        manifest: String::from_utf8(bytes).map_err(|e| JobError::Final(AppError::internal(e)))?,
-        signature,
-        idempotency_key: job.idempotency_key.clone(),
-        archive: rec.id,
-        source_course: course.id.0,
-        ticket: ticket::issue(&p, rec.id, &peer.key_id),
-        mode: None,
-        category: None,
-        asserted: Vec::new(),
-        transports: crate::services::publishing::transport::sender_transports(&p, &manifest).await,
-    };
+    let offer = signed_offer(
+        ctx,
+        rec,
+        course,
+        peer,
+        OfferTerms {
+            operation: Operation::Deploy,
+            mode: None,
+            category: None,
+            asserted: Vec::new(),
+        },
+        &mut progress,
+    )
+    .await?;
     let answer: serde_json::Value = caller
         .post_json_delegated(
             peer,
@@ -264,31 +250,17 @@ async fn send_home(
         .ok_or_else(|| JobError::Final(AppError::internal("the peer's offer answer")))?;
     let done = follow(ctx, &caller, peer, remote).await?;
     let result = done["result"].clone();
-    let me = p.name().await?;
-    if p.store
-        .lineage_by_key(&job.idempotency_key)
-        .await?
-        .is_none()
-    {
-        p.store
-            .add_lineage(&Lineage {
-                operation: kind_of(Operation::Deploy).into(),
-                source_platform: me.clone(),
-                source_key: p.identity.key_id().to_string(),
-                source_course: course.id.0,
-                archive_sha256: rec.sha256.clone(),
-                archive_counter: rec.counter,
-                version: None,
-                target_platform: peer.name.clone(),
-                target_key: peer.key_id.clone(),
-                target_course: result["course_id"].as_i64().unwrap_or(0),
-                local_course: course.id.0,
-                actor: format!("{}@{}", user.username, peer.name),
-                job_key: job.idempotency_key.clone(),
-                created_at: now(),
-            })
-            .await?;
-    }
+    record_sent_edge(
+        &p,
+        &job.idempotency_key,
+        Operation::Deploy,
+        course,
+        rec,
+        peer,
+        &result,
+        format!("{}@{}", user.username, peer.name),
+    )
+    .await?;
     p.store.roaming_seen(user.id, p.clock.now() as i64).await?;
     p.audit(
         &Actor::user(user.clone(), Via::Web),

@@ -170,7 +170,74 @@ async fn transfer(
     let p = ctx.platform.clone();
     let job = ctx.job().clone();
     let caller = PeerCaller::new(&p)?;
-    scan_archive(&p, rec).await.map_err(|e| {
+    let offer = signed_offer(
+        ctx,
+        rec,
+        course,
+        peer,
+        OfferTerms {
+            operation: op,
+            mode: (op == Operation::Publish).then_some(params.mode.unwrap_or(PublishMode::Publish)),
+            category: params.category,
+            asserted,
+        },
+        &mut progress,
+    )
+    .await?;
+    let answer: serde_json::Value = caller
+        .post_json(peer, "/rpc/offer", &offer, Some(username))
+        .await?;
+    let remote = answer["id"]
+        .as_i64()
+        .ok_or_else(|| JobError::Final(AppError::internal("the peer's offer answer")))?;
+    let done = follow(ctx, &caller, peer, remote).await?;
+    let result = done["result"].clone();
+    record_sent_edge(
+        &p,
+        &job.idempotency_key,
+        op,
+        course,
+        rec,
+        peer,
+        &result,
+        format!("{username}@{}", p.name().await?),
+    )
+    .await?;
+    p.audit(
+        actor,
+        &format!("{}.sent", super::kind_of(op)),
+        format!("course:{}", course.id),
+        serde_json::json!({ "job": job.id.0, "key": job.idempotency_key, "peer": peer.name,
+                            "remote_job": remote, "archive": rec.id, "result": result }),
+    )
+    .await?;
+    Ok(result)
+}
+
+/// What an offer asks of the receiver besides the archive.
+pub(crate) struct OfferTerms {
+    /// The operation.
+    pub operation: Operation,
+    /// Publications: the mode.
+    pub mode: Option<PublishMode>,
+    /// Deploys: the category chosen on the receiver.
+    pub category: Option<i64>,
+    /// The source capabilities asserted for the acting user.
+    pub asserted: Vec<Capability>,
+}
+
+/// Scans the archive (a finding fails the job), signs its manifest (kept with the archive)
+/// and builds the offer for `peer`; `progress` moves to "offering".
+pub(crate) async fn signed_offer(
+    ctx: &JobContext,
+    rec: &pf_store::ArchiveRecord,
+    course: &pf_store::CourseRecord,
+    peer: &pf_store::PeerRecord,
+    terms: OfferTerms,
+    progress: &mut Progress,
+) -> Result<Offer, JobError> {
+    let p = &ctx.platform;
+    scan_archive(p, rec).await.map_err(|e| {
         JobError::Final(AppError::new(
             ErrorCode::Failed,
             format!("the scanner refused the archive: {}", e.message),
@@ -185,61 +252,57 @@ async fn transfer(
     }
     progress.steps_done = 1;
     progress.step = format!("offering to {}", peer.name);
-    ctx.progress(&progress).await?;
-    let offer = Offer {
-        operation: op,
+    ctx.progress(progress).await?;
+    Ok(Offer {
+        operation: terms.operation,
         manifest: String::from_utf8(bytes).map_err(|e| JobError::Final(AppError::internal(e)))?,
         signature,
-        idempotency_key: job.idempotency_key.clone(),
+        idempotency_key: ctx.job().idempotency_key.clone(),
         archive: rec.id,
         source_course: course.id.0,
-        ticket: ticket::issue(&p, rec.id, &peer.key_id),
-        mode: (op == Operation::Publish).then_some(params.mode.unwrap_or(PublishMode::Publish)),
-        category: params.category,
-        asserted,
-        transports: super::transport::sender_transports(&p, &manifest).await,
-    };
-    let answer: serde_json::Value = caller
-        .post_json(peer, "/rpc/offer", &offer, Some(username))
-        .await?;
-    let remote = answer["id"]
-        .as_i64()
-        .ok_or_else(|| JobError::Final(AppError::internal("the peer's offer answer")))?;
-    let done = follow(ctx, &caller, peer, remote).await?;
-    let result = done["result"].clone();
-    if p.store
-        .lineage_by_key(&job.idempotency_key)
-        .await?
-        .is_none()
-    {
-        p.store
-            .add_lineage(&Lineage {
-                operation: super::kind_of(op).into(),
-                source_platform: p.name().await?,
-                source_key: p.identity.key_id().to_string(),
-                source_course: course.id.0,
-                archive_sha256: rec.sha256.clone(),
-                archive_counter: rec.counter,
-                version: result["version"].as_i64(),
-                target_platform: peer.name.clone(),
-                target_key: peer.key_id.clone(),
-                target_course: result["course_id"].as_i64().unwrap_or(0),
-                local_course: course.id.0,
-                actor: format!("{username}@{}", p.name().await?),
-                job_key: job.idempotency_key.clone(),
-                created_at: now(),
-            })
-            .await?;
+        ticket: ticket::issue(p, rec.id, &peer.key_id),
+        mode: terms.mode,
+        category: terms.category,
+        asserted: terms.asserted,
+        transports: super::transport::sender_transports(p, &manifest).await,
+    })
+}
+
+/// Records the lineage edge of a transfer that ended `done` (`result` is the receiver's),
+/// once per idempotency key.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_sent_edge(
+    p: &Platform,
+    job_key: &str,
+    op: Operation,
+    course: &pf_store::CourseRecord,
+    rec: &pf_store::ArchiveRecord,
+    peer: &pf_store::PeerRecord,
+    result: &serde_json::Value,
+    actor: String,
+) -> Result<(), JobError> {
+    if p.store.lineage_by_key(job_key).await?.is_some() {
+        return Ok(());
     }
-    p.audit(
-        actor,
-        &format!("{}.sent", super::kind_of(op)),
-        format!("course:{}", course.id),
-        serde_json::json!({ "job": job.id.0, "key": job.idempotency_key, "peer": peer.name,
-                            "remote_job": remote, "archive": rec.id, "result": result }),
-    )
-    .await?;
-    Ok(result)
+    p.store
+        .add_lineage(&Lineage {
+            operation: super::kind_of(op).into(),
+            source_platform: p.name().await?,
+            source_key: p.identity.key_id().to_string(),
+            source_course: course.id.0,
+            archive_sha256: rec.sha256.clone(),
+            archive_counter: rec.counter,
+            version: result["version"].as_i64(),
+            target_platform: peer.name.clone(),
+            target_key: peer.key_id.clone(),
+            target_course: result["course_id"].as_i64().unwrap_or(0),
+            local_course: course.id.0,
+            actor,
+            job_key: job_key.to_string(),
+            created_at: now(),
+        })
+        .await?;
+    Ok(())
 }
 
 /// Follows the peer's receiving job `remote` to its end, mirroring its state and progress;
