@@ -43,11 +43,18 @@ pub fn staging_for(p: &Platform, job_key: &str) -> Result<PathBuf, AppError> {
     )))
 }
 
-/// The parts the blob store lacks.
+/// The parts the blob store lacks, or holds with another size than listed (a damaged copy:
+/// fetched again, and replaced when promoted). The restore reads no blob it did not pull, so
+/// this is where a damaged copy is caught.
 pub fn missing_parts(p: &Platform, m: &TransportManifest) -> Result<Vec<ManifestPart>, AppError> {
     let mut out = Vec::new();
     for part in &m.parts {
-        if !p.blobs.contains(&part.sha256)? {
+        let held = match p.blobs.size(&part.sha256) {
+            Ok(size) => Some(size),
+            Err(pf_store::StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if held != Some(part.size) {
             out.push(part.clone());
         }
     }
