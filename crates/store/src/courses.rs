@@ -34,7 +34,9 @@ pub struct NewCourse {
     pub visible: bool,
     /// Guests (visitors not logged in) may consult it.
     pub guest_access: bool,
-    /// The archive layer's opaque document for lossless re-export, stored as JSON text.
+    /// The archive layer's opaque document for lossless re-export, stored as JSON text. Lists
+    /// ([`Store::courses`], [`Store::trashed_courses`]) leave it out (`None`): it grows with
+    /// the course, so only a single course's fetch carries it.
     pub archive_payload: Option<serde_json::Value>,
 }
 
@@ -130,6 +132,10 @@ impl Default for CourseQuery {
 
 pub(crate) const COLUMNS: &str = "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
                        lang, visible, guest_access, archive_payload, created_at, updated_at, deleted_at";
+
+/// [`COLUMNS`] for lists: the same row without its archive payload.
+pub(crate) const LIST_COLUMNS: &str = "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
+                       lang, visible, guest_access, NULL AS archive_payload, created_at, updated_at, deleted_at";
 
 pub(crate) fn from_row(row: &AnyRow) -> StoreResult<CourseRecord> {
     let id = CourseId(row.try_get("id")?);
@@ -303,10 +309,28 @@ impl Store {
         from_row(&row)
     }
 
-    /// Courses outside the trash, by id.
+    /// The archive payload of a course, in the trash or not (`None`: natively authored).
+    pub async fn course_payload(&self, id: CourseId) -> StoreResult<Option<serde_json::Value>> {
+        let rows = sqlx::query("SELECT archive_payload FROM courses WHERE id = $1")
+            .bind(id.0)
+            .fetch_all(self.pool())
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::not_found(format!("course {id}")))?;
+        let payload: Option<String> = row.try_get("archive_payload")?;
+        payload
+            .map(|p| {
+                serde_json::from_str(&p)
+                    .map_err(|_| StoreError::corrupt(format!("archive payload of course {id}")))
+            })
+            .transpose()
+    }
+
+    /// Courses outside the trash, by id (without their archive payloads).
     pub async fn courses(&self, query: CourseQuery) -> StoreResult<Vec<CourseRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM courses
+            "SELECT {LIST_COLUMNS} FROM courses
              WHERE deleted_at IS NULL AND ($1 IS NULL OR category_id = $1) AND ($2 = 1 OR visible = 1)
              ORDER BY id LIMIT $3 OFFSET $4"
         ))

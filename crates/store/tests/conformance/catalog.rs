@@ -220,6 +220,11 @@ async fn courses_are_created_read_listed_and_updated() {
             (1_700_000_000, 0, None)
         );
         assert_eq!(s.course_by_shortname("MATH101").await.unwrap().id, id);
+        // Lists leave the payload out (it grows with the course); it is fetched on its own.
+        let listed = s.courses(CourseQuery::default()).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].archive_payload, None);
+        assert_eq!(s.course_payload(id).await.unwrap(), new.archive_payload);
 
         assert!(matches!(
             s.create_course(new_course(other, "MATH101")).await,

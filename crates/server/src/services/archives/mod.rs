@@ -108,6 +108,7 @@ pub async fn referenced_blobs(p: &Platform) -> Result<HashSet<String>, AppError>
         offset: 0,
         limit: i64::MAX,
     };
+    // One course's payload at a time: a payload grows with its course.
     for c in p
         .store
         .courses(all)
@@ -115,7 +116,8 @@ pub async fn referenced_blobs(p: &Platform) -> Result<HashSet<String>, AppError>
         .iter()
         .chain(&p.store.trashed_courses().await?)
     {
-        if let Some(base) = c.archive_payload.as_ref().and_then(export::payload_base) {
+        let payload = p.store.course_payload(c.id).await?;
+        if let Some(base) = payload.as_ref().and_then(export::payload_base) {
             keys.extend(base.parts.values().map(|r| r.sha256.clone()));
         }
     }

@@ -358,6 +358,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
             hold,
         )
         .await?;
+    tracing::info!(job = %job.id, course = %created.id, "course committed");
     p.audit(
         &Actor::user(account, Via::Api),
         &format!("{}.receive", super::kind_of(offer.operation)),

@@ -27,8 +27,10 @@ pub(crate) async fn from_parts(
                 .map(|r| Box::new(r) as Box<dyn Read>)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         };
+        let started = std::time::Instant::now();
         let archive = pf_mbz::import_transport(&manifest, open, &Limits::default(), &mut stage)
             .map_err(refused)?;
+        let imported = started.elapsed();
         for key in &archive.blobs {
             if !blobs.contains(key)? {
                 return Err(AppError::internal(format!(
@@ -43,6 +45,12 @@ pub(crate) async fn from_parts(
         batch.sort();
         batch.dedup();
         blobs.promote_batch(&batch)?;
+        tracing::info!(
+            parts = batch.len(),
+            import_ms = imported.as_millis() as u64,
+            promote_ms = (started.elapsed() - imported).as_millis() as u64,
+            "restored from the parts"
+        );
         Ok(archive)
     })
     .await?;
