@@ -267,6 +267,18 @@ impl BlobStore for LocalBlobStore {
         Ok(self.modified(sha256)?.is_some())
     }
 
+    fn touch(&self, sha256: &str) -> StoreResult<bool> {
+        check_key(sha256)?;
+        match File::options().append(true).open(self.path_of(sha256)) {
+            Ok(file) => {
+                file.set_modified(SystemTime::now())?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn size(&self, sha256: &str) -> StoreResult<u64> {
         check_key(sha256)?;
         match fs::metadata(self.path_of(sha256)) {

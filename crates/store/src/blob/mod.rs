@@ -97,6 +97,10 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Whether a blob is stored.
     fn contains(&self, sha256: &str) -> StoreResult<bool>;
 
+    /// Whether a blob is stored, refreshing its time if so: garbage collection then sees it as
+    /// new, as if it had just been written (for a writer that finds the content already there).
+    fn touch(&self, sha256: &str) -> StoreResult<bool>;
+
     /// The size of a stored blob.
     fn size(&self, sha256: &str) -> StoreResult<u64>;
 

@@ -2,6 +2,7 @@
 //! directory, promote what the stripped archive keeps, then build the whole course in one
 //! transaction with the arrival naming rule.
 
+use super::store_staging::StoreStaging;
 use super::{blocking, refused, Scratch};
 use crate::error::AppError;
 use crate::platform::{settings, Platform};
@@ -9,10 +10,9 @@ use crate::services::Actor;
 use pf_domain::access::{Capability, Context};
 use pf_domain::course::{Fullname, IdNumber, Shortname};
 use pf_domain::ids::{CategoryId, CourseId};
-use pf_mbz::{DirStaging, ImportedArchive, Limits, EMPTY_SHA1};
+use pf_mbz::{ImportedArchive, Limits, EMPTY_SHA1};
 use pf_store::{CourseTree, NewCourse, NewFile, TreeActivity, TreeFile, TreeSection};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// SHA-256 of no bytes: the key of directory records and empty files (never read).
@@ -46,26 +46,22 @@ pub(crate) struct Promoted {
     pub _scratch: Scratch,
 }
 
-/// Reads, strips and stages `file`, then promotes exactly the kept blobs and parts.
+/// Reads, strips and stages `file`, then promotes exactly the kept blobs and parts (those the
+/// store lacks: see [`StoreStaging`]).
 pub(crate) async fn stage_and_promote(p: &Platform, file: &Path) -> Result<Promoted, AppError> {
     let scratch = Scratch::new(p)?;
     let stage_dir: PathBuf = scratch.path().join("stage");
     let file = file.to_path_buf();
     let blobs = p.blobs.clone();
     let archive = blocking(move || {
-        let mut stage = DirStaging::new(&stage_dir)?;
+        let mut stage = StoreStaging::new(&stage_dir, blobs.clone())?;
         let archive =
             pf_mbz::import_file(&file, &Limits::default(), &mut stage).map_err(refused)?;
-        let keys: BTreeSet<&String> = archive
+        let keys = archive
             .blobs
             .iter()
-            .chain(archive.base.parts.values().map(|r| &r.sha256))
-            .collect();
-        let batch = keys
-            .into_iter()
-            .map(|key| Ok((stage.path_of(key)?, key.clone())))
-            .collect::<std::io::Result<Vec<_>>>()?;
-        blobs.promote_batch(&batch)?;
+            .chain(archive.base.parts.values().map(|r| &r.sha256));
+        blobs.promote_batch(&stage.to_promote(keys)?)?;
         Ok(archive)
     })
     .await?;

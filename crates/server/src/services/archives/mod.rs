@@ -18,6 +18,7 @@ pub mod export;
 pub mod gc;
 pub mod import;
 pub mod merge;
+pub(crate) mod store_staging;
 pub mod transport;
 
 use crate::error::AppError;

@@ -1,14 +1,15 @@
 //! The receiver's restore (SPEC §5.2, §6.4): the course is imported straight from the parts of
 //! a verified manifest, all in the blob store by then — the skeleton's XML is read, stripped and
 //! modelled, file records are resolved to the blobs the pull verified, and only the stripped XML
-//! parts the course keeps are promoted (one batch, one sync). No `.mbz` is assembled and no blob
+//! parts the course keeps and the store lacks are written and promoted (one batch, one sync). No `.mbz` is assembled and no blob
 //! is read again; a `.mbz` is made only for a post-deploy hook that asks for one.
 
 use crate::error::AppError;
 use crate::platform::Platform;
 use crate::services::archives::import::Promoted;
+use crate::services::archives::store_staging::StoreStaging;
 use crate::services::archives::{blocking, refused, Scratch};
-use pf_mbz::{DirStaging, Limits, TransportManifest};
+use pf_mbz::{Limits, TransportManifest};
 use std::io::Read;
 
 /// Imports the course of `manifest` from the blob store's parts and promotes the parts it keeps.
@@ -20,7 +21,7 @@ pub(crate) async fn from_parts(
     let stage_dir = scratch.path().join("stage");
     let (blobs, manifest) = (p.blobs.clone(), manifest.clone());
     let archive = blocking(move || {
-        let mut stage = DirStaging::new(&stage_dir)?;
+        let mut stage = StoreStaging::new(&stage_dir, blobs.clone())?;
         let open = |part: &pf_mbz::ManifestPart| {
             blobs
                 .open(&part.sha256)
@@ -38,12 +39,7 @@ pub(crate) async fn from_parts(
                 )));
             }
         }
-        let mut batch = Vec::with_capacity(archive.base.parts.len());
-        for part in archive.base.parts.values() {
-            batch.push((stage.path_of(&part.sha256)?, part.sha256.clone()));
-        }
-        batch.sort();
-        batch.dedup();
+        let batch = stage.to_promote(archive.base.parts.values().map(|p| &p.sha256))?;
         blobs.promote_batch(&batch)?;
         tracing::info!(
             parts = batch.len(),
