@@ -1,8 +1,11 @@
 //! The receiver's restore (SPEC §5.2, §6.4): the course is imported straight from the parts of
 //! a verified manifest, all in the blob store by then — the skeleton's XML is read, stripped and
-//! modelled, file records are resolved to the blobs the pull verified, and only the stripped XML
-//! parts the course keeps and the store lacks are written and promoted (one batch, one sync). No `.mbz` is assembled and no blob
-//! is read again; a `.mbz` is made only for a post-deploy hook that asks for one.
+//! modelled, file records are resolved to the blobs the pull verified, and only the stripped
+//! XML parts the course keeps and the store lacks are written and promoted (one batch, one
+//! sync). No `.mbz` is assembled and no blob is read again; a `.mbz` is made only for a
+//! post-deploy hook program. A blob part's SHA-1 (its `files/xx/<sha1>` name, Moodle's
+//! `contenthash`) is the sender's signed claim; its bytes are checked against the signed
+//! SHA-256.
 
 use crate::error::AppError;
 use crate::platform::Platform;
