@@ -309,8 +309,12 @@ impl Store {
         from_row(&row)
     }
 
-    /// The archive payload of a course, in the trash or not (`None`: natively authored).
-    pub async fn course_payload(&self, id: CourseId) -> StoreResult<Option<serde_json::Value>> {
+    /// The archive payload of a course, in the trash or not (`None`: natively authored), read as
+    /// `T` — a type with only the fields the caller needs keeps a large payload cheap to read.
+    pub async fn course_payload<T: serde::de::DeserializeOwned>(
+        &self,
+        id: CourseId,
+    ) -> StoreResult<Option<T>> {
         let rows = sqlx::query("SELECT archive_payload FROM courses WHERE id = $1")
             .bind(id.0)
             .fetch_all(self.pool())

@@ -224,7 +224,10 @@ async fn courses_are_created_read_listed_and_updated() {
         let listed = s.courses(CourseQuery::default()).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].archive_payload, None);
-        assert_eq!(s.course_payload(id).await.unwrap(), new.archive_payload);
+        assert_eq!(
+            s.course_payload::<serde_json::Value>(id).await.unwrap(),
+            new.archive_payload
+        );
 
         assert!(matches!(
             s.create_course(new_course(other, "MATH101")).await,

@@ -117,10 +117,21 @@ pub async fn referenced_blobs(p: &Platform) -> Result<HashSet<String>, AppError>
         .iter()
         .chain(&p.store.trashed_courses().await?)
     {
-        let payload = p.store.course_payload(c.id).await?;
-        if let Some(base) = payload.as_ref().and_then(export::payload_base) {
-            keys.extend(base.parts.values().map(|r| r.sha256.clone()));
+        let payload: Option<PayloadParts> = p.store.course_payload(c.id).await?;
+        if let Some(base) = payload.and_then(|x| x.base) {
+            keys.extend(base.parts.into_values().map(|r| r.sha256));
         }
     }
     Ok(keys)
+}
+
+/// The one field of a course payload blob collection reads (the rest is never parsed).
+#[derive(serde::Deserialize)]
+struct PayloadParts {
+    base: Option<BaseParts>,
+}
+
+#[derive(serde::Deserialize)]
+struct BaseParts {
+    parts: std::collections::BTreeMap<String, pf_mbz::PartRef>,
 }
