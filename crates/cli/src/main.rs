@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         cli.command,
         args::Command::Serve(_) | args::Command::Demo(_)
     ) {
-        with_two_malloc_arenas();
+        with_one_malloc_arena();
     }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -50,12 +50,13 @@ fn main() -> ExitCode {
 }
 
 /// glibc gives each thread that allocates its own heap arena (up to eight per core) and seldom
-/// hands their freed memory back: a catalog whose blocking threads restored a 3000-activity
-/// course stayed at twice the resident memory it had with two arenas (VmHWM 160–214 MiB
-/// against 91–95 MiB in `scripts/bench-publish`). So the long-running commands re-execute
-/// themselves once with `MALLOC_ARENA_MAX=2`, unless it is set already; if that fails they go
-/// on as they are.
-fn with_two_malloc_arenas() {
+/// hands their freed memory back. A catalog restoring a 3000-activity course never holds more
+/// than 36 MiB of heap (heaptrack), yet its resident peak was 160–214 MiB with the default
+/// arenas, 112–119 MiB with two and 90 MiB with one (`scripts/bench-publish`; the allocator
+/// lock costs little on a server that waits for disks and peers). So the long-running commands
+/// re-execute themselves once with `MALLOC_ARENA_MAX=1`, unless it is set already; if that
+/// fails they go on as they are. (mimalloc was measured too: 187 MiB.)
+fn with_one_malloc_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
@@ -65,7 +66,7 @@ fn with_two_malloc_arenas() {
         if let Ok(exe) = std::env::current_exe() {
             let err = std::process::Command::new(exe)
                 .args(std::env::args_os().skip(1))
-                .env("MALLOC_ARENA_MAX", "2")
+                .env("MALLOC_ARENA_MAX", "1")
                 .exec();
             eprintln!("warning: could not limit malloc arenas ({err}); going on");
         }
