@@ -167,3 +167,52 @@ async fn webhook(
         Err(e) => serde_json::json!({ "ok": false, "status": null, "error": e.to_string() }),
     }
 }
+
+/// Runs the post-deploy hook (with the archive reassembled as a `.mbz` for a hook program);
+/// a failure flags the course (kept) and is reported, never fatal.
+pub(super) async fn after_deploy(
+    p: &Platform,
+    created: &pf_store::ImportedCourse,
+    manifest: &pf_mbz::TransportManifest,
+    category: pf_domain::ids::CategoryId,
+    source: &str,
+    user: &str,
+) -> Result<Option<serde_json::Value>, AppError> {
+    let category = p.store.category(category).await?;
+    let scratch = crate::services::archives::Scratch::new(p)?;
+    let mbz = scratch.path().join("deployed.mbz");
+    if wants_mbz(p) {
+        super::assemble_to(p, manifest, &mbz).await?;
+    }
+    let input = HookInput {
+        course_id: created.id.0,
+        idnumber: &manifest.idnumber,
+        category_idnumber: category.idnumber.as_str(),
+        source,
+        user,
+        mbz: &mbz,
+    };
+    let Some(doc) = run(p, input).await? else {
+        return Ok(None);
+    };
+    if doc["ok"] != true {
+        p.store.flag_hook_failed(created.id).await?;
+    }
+    p.store
+        .append_audit(pf_store::NewAudit {
+            at: crate::services::now(),
+            actor: user.to_string(),
+            action: "deploy.hook".into(),
+            target: format!("course:{}", created.id),
+            peer: None,
+            job: None,
+            result: if doc["ok"] == true {
+                "ok".into()
+            } else {
+                "hook_failed".into()
+            },
+            details: serde_json::json!({ "status": doc["status"], "error": doc["error"] }),
+        })
+        .await?;
+    Ok(Some(doc))
+}

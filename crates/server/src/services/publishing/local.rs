@@ -166,7 +166,7 @@ async fn restore(
             .map(|u| u.username.to_string())
             .unwrap_or_default()
     );
-    let hook = super::receive::after_deploy(p, &created, &manifest, category, me, &who).await?;
+    let hook = super::hook::after_deploy(p, &created, &manifest, category, me, &who).await?;
     // The source's side of the edge.
     p.store
         .add_lineage(&Lineage {

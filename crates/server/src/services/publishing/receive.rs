@@ -10,7 +10,6 @@ use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::platform::Platform;
 use crate::services::admission::{admit, landing_context};
 use crate::services::archives::import::course_tree;
-use crate::services::archives::Scratch;
 use crate::services::jobs::{enqueue, JobRequest};
 use crate::services::{now, Actor, Via};
 use pf_api::ErrorCode;
@@ -373,7 +372,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     )
     .await?;
     let hook = if offer.operation == Operation::Deploy {
-        after_deploy(
+        super::hook::after_deploy(
             &p,
             &created,
             &manifest,
@@ -406,55 +405,6 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         result["notes"] = serde_json::json!(choice.notes);
     }
     Ok(result)
-}
-
-/// Runs the post-deploy hook (with the archive reassembled as a `.mbz` for a hook program);
-/// a failure flags the course (kept) and is reported, never fatal.
-pub(super) async fn after_deploy(
-    p: &Platform,
-    created: &pf_store::ImportedCourse,
-    manifest: &pf_mbz::TransportManifest,
-    category: pf_domain::ids::CategoryId,
-    source: &str,
-    user: &str,
-) -> Result<Option<serde_json::Value>, AppError> {
-    let category = p.store.category(category).await?;
-    let scratch = Scratch::new(p)?;
-    let mbz = scratch.path().join("deployed.mbz");
-    if super::hook::wants_mbz(p) {
-        super::assemble_to(p, manifest, &mbz).await?;
-    }
-    let input = super::hook::HookInput {
-        course_id: created.id.0,
-        idnumber: &manifest.idnumber,
-        category_idnumber: category.idnumber.as_str(),
-        source,
-        user,
-        mbz: &mbz,
-    };
-    let Some(doc) = super::hook::run(p, input).await? else {
-        return Ok(None);
-    };
-    if doc["ok"] != true {
-        p.store.flag_hook_failed(created.id).await?;
-    }
-    p.store
-        .append_audit(pf_store::NewAudit {
-            at: now(),
-            actor: user.to_string(),
-            action: "deploy.hook".into(),
-            target: format!("course:{}", created.id),
-            peer: None,
-            job: None,
-            result: if doc["ok"] == true {
-                "ok".into()
-            } else {
-                "hook_failed".into()
-            },
-            details: serde_json::json!({ "status": doc["status"], "error": doc["error"] }),
-        })
-        .await?;
-    Ok(Some(doc))
 }
 
 fn context_category(c: Context) -> pf_domain::ids::CategoryId {
