@@ -83,15 +83,16 @@ impl StoreStaging {
 
     /// The files to promote among `keys` (what the import keeps): those written here; the
     /// others are in the store already.
-    pub(crate) fn to_promote<'k>(
+    pub(crate) fn to_promote<K: AsRef<str>>(
         &self,
-        keys: impl IntoIterator<Item = &'k String>,
+        keys: impl IntoIterator<Item = K>,
     ) -> io::Result<Vec<(PathBuf, String)>> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         for key in keys {
-            if self.staged.contains(key) && seen.insert(key) {
-                out.push((self.path_of(key)?, key.clone()));
+            let key = key.as_ref();
+            if self.staged.contains(key) && seen.insert(key.to_string()) {
+                out.push((self.path_of(key)?, key.to_string()));
             }
         }
         Ok(out)
