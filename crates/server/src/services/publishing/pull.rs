@@ -45,7 +45,9 @@ pub fn staging_for(p: &Platform, job_key: &str) -> Result<PathBuf, AppError> {
 
 /// The parts the blob store lacks, or holds with another size than listed (a damaged copy:
 /// fetched again, and replaced when promoted). The restore reads no blob it did not pull, so
-/// this is where a damaged copy is caught.
+/// this is where a damaged copy is caught. A part already held is touched, so that garbage
+/// collection (which spares blobs younger than a day) cannot take it before the course that
+/// will refer to it commits.
 pub fn missing_parts(p: &Platform, m: &TransportManifest) -> Result<Vec<ManifestPart>, AppError> {
     let mut out = Vec::new();
     for part in &m.parts {
@@ -54,9 +56,10 @@ pub fn missing_parts(p: &Platform, m: &TransportManifest) -> Result<Vec<Manifest
             Err(pf_store::StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        if held != Some(part.size) {
-            out.push(part.clone());
+        if held == Some(part.size) && p.blobs.touch(&part.sha256)? {
+            continue;
         }
+        out.push(part.clone());
     }
     Ok(out)
 }
