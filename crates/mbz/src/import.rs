@@ -48,8 +48,20 @@ pub fn import<R: Read + Seek, S: StagingSink>(
     limits: &Limits,
     sink: &mut S,
 ) -> Result<ImportedArchive> {
+    with_cleanup(sink, |sink, staged| {
+        let p1 = pass1(input, limits, sink, staged)?;
+        run(p1, limits, sink, staged)
+    })
+}
+
+/// Runs an import that stages into `sink` (recording every staged key), then removes what the
+/// result does not keep — or, on error, everything it staged.
+pub(crate) fn with_cleanup<S: StagingSink>(
+    sink: &mut S,
+    body: impl FnOnce(&mut S, &mut StagedSet) -> Result<ImportedArchive>,
+) -> Result<ImportedArchive> {
     let mut staged = StagedSet::default();
-    let res = run(input, limits, sink, &mut staged);
+    let res = body(sink, &mut staged);
     match res {
         Ok(a) => {
             let keep: HashSet<[u8; 32]> = a
@@ -87,11 +99,12 @@ pub(crate) fn blob_name(path: &str) -> Option<&str> {
     ok.then_some(name)
 }
 
-struct Pass1 {
-    container: ContainerKind,
-    /// SHA-1 → SHA-256 of every staged blob.
-    blobs: HashMap<[u8; 20], [u8; 32]>,
-    parts: BTreeMap<String, PartRef>,
+/// What the first pass found: the container, the blobs and the staged non-blob parts by path.
+pub(crate) struct Pass1 {
+    pub(crate) container: ContainerKind,
+    /// SHA-1 → SHA-256 of every blob.
+    pub(crate) blobs: HashMap<[u8; 20], [u8; 32]>,
+    pub(crate) parts: BTreeMap<String, PartRef>,
 }
 
 fn pass1<R: Read + Seek, S: StagingSink>(
@@ -184,8 +197,9 @@ fn collect(path: &str, root: &Element, c: &mut Collected) {
     }
 }
 
-fn run<R: Read + Seek, S: StagingSink>(
-    input: R,
+/// The second pass: strip the staged XML parts and build the model.
+pub(crate) fn run<S: StagingSink>(
+    p1: Pass1,
     limits: &Limits,
     sink: &mut S,
     staged: &mut StagedSet,
@@ -194,7 +208,7 @@ fn run<R: Read + Seek, S: StagingSink>(
         container,
         blobs,
         mut parts,
-    } = pass1(input, limits, sink, staged)?;
+    } = p1;
     let mut report = StripReport::default();
     let mut warnings = Vec::new();
 

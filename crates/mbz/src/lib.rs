@@ -100,8 +100,8 @@ pub use scan::{
 };
 pub use staging::{BlobSource, DirStaging, StagingSink};
 pub use transport::{
-    assemble, build_transport, build_transport_single, for_each_skeleton_entry, CourseIdentity,
-    ManifestPart, TransportManifest, TransportSet,
+    assemble, build_transport, build_transport_single, for_each_skeleton_entry, import_transport,
+    CourseIdentity, ManifestPart, TransportManifest, TransportSet,
 };
 pub use write::{export, export_with, ExportOptions, ExportSummary};
 

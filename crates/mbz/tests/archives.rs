@@ -375,13 +375,11 @@ fn single_skeleton_archives_still_assemble_and_scan() {
     }
 }
 
-/// The transport scanner finds user data that sits in a skeleton part.
-#[test]
-fn transport_scan_finds_user_data() {
-    let f = fixtures().into_iter().next().unwrap();
-    let one = import_one(&f);
-    let (m, mut skel) = split_set(&one);
-    // Add a part carrying users.xml and a learner's grade to the manifest.
+/// `m` plus a skeleton part carrying `users.xml` (not in the archive index).
+fn with_users_part(
+    m: &TransportManifest,
+    skel: &mut HashMap<String, Vec<u8>>,
+) -> TransportManifest {
     let mut tar = Vec::new();
     {
         let mut gz = flate2::write::GzEncoder::new(&mut tar, flate2::Compression::fast());
@@ -406,7 +404,16 @@ fn transport_scan_finds_user_data() {
     });
     parts.sort();
     skel.insert(sha, tar);
-    let m2 = manifest_of(parts);
+    manifest_of(parts)
+}
+
+/// The transport scanner finds user data that sits in a skeleton part.
+#[test]
+fn transport_scan_finds_user_data() {
+    let f = fixtures().into_iter().next().unwrap();
+    let one = import_one(&f);
+    let (m, mut skel) = split_set(&one);
+    let m2 = with_users_part(&m, &mut skel);
     let t = scan_transport(&m2, opener(&one, &skel), &Limits::default()).unwrap();
     assert!(
         t.report
@@ -642,4 +649,78 @@ fn edits_and_native_items_on_an_imported_course() {
         one.a.base.parts.get("questions.xml"),
         two.a.base.parts.get("questions.xml")
     );
+}
+
+/// A receiver imports a set from its skeleton parts alone: the same course as importing the
+/// reassembled `.mbz`, blobs resolved through the manifest (never opened), only kept parts left
+/// staged; a set whose skeleton disagrees with its index, or a tampered part, is refused.
+#[test]
+fn transport_sets_import_without_reassembly() {
+    for f in fixtures() {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let one = import_one(&f);
+        let (m, mut skel) = split_set(&one);
+        let out = one._tmp.path().join("assembled.mbz");
+        let file = std::fs::File::create(&out).unwrap();
+        assemble(&m, opener(&one, &skel), file, &ExportOptions::default()).unwrap();
+        let assembled = import_one(&out);
+
+        let tmp = tempfile::tempdir().unwrap();
+        let mut stage = DirStaging::new(tmp.path()).unwrap();
+        let blob_keys: Vec<String> = m
+            .parts
+            .iter()
+            .filter(|p| !p.path.starts_with("skeleton"))
+            .map(|p| p.sha256.clone())
+            .collect();
+        let mut skeleton_only = opener(&one, &skel);
+        let only = move |p: &ManifestPart| {
+            assert!(p.path.starts_with("skeleton"), "opened {}", p.path);
+            skeleton_only(p)
+        };
+        let a = import_transport(&m, only, &Limits::default(), &mut stage)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a, assembled.a, "{name}");
+        assert!(a.blobs.iter().all(|b| blob_keys.contains(b)), "{name}");
+        let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut kept: Vec<String> = a.base.parts.values().map(|p| p.sha256.clone()).collect();
+        kept.sort();
+        kept.dedup();
+        assert_eq!(left, kept, "{name}: only the kept parts stay staged");
+
+        // A part the index does not list, and a tampered skeleton part: refused, nothing left.
+        let smuggled = with_users_part(&m, &mut skel);
+        let mut tampered = m.clone();
+        let i = tampered
+            .parts
+            .iter()
+            .position(|p| p.path.starts_with("skeleton/"))
+            .unwrap();
+        tampered.parts[i].sha256 = "0".repeat(64);
+        for bad in [smuggled, tampered] {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut stage = DirStaging::new(tmp.path()).unwrap();
+            let (zero, real) = ("0".repeat(64), m.parts[i].sha256.clone());
+            let mut inner = opener(&one, &skel);
+            let open = |p: &ManifestPart| {
+                let mut q = p.clone();
+                if q.sha256 == zero {
+                    q.sha256 = real.clone();
+                }
+                inner(&q)
+            };
+            assert!(
+                matches!(
+                    import_transport(&bad, open, &Limits::default(), &mut stage),
+                    Err(MbzError::Manifest(_))
+                ),
+                "{name}"
+            );
+            assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{name}");
+        }
+    }
 }

@@ -24,6 +24,14 @@ pub enum StoreError {
     /// The change is refused by a rule (a category cycle, a password on a roaming account…).
     #[error("{0}")]
     Invalid(String),
+    /// A staged file does not hash to the key it was to be stored under (nothing was stored).
+    #[error("the staged file for {key} hashes to {found}")]
+    Mismatch {
+        /// The expected SHA-256.
+        key: String,
+        /// What the file hashes to.
+        found: String,
+    },
     /// Stored data no longer satisfies the domain's rules (hand-edited database, bad blob).
     #[error("stored data is corrupt: {what}")]
     Corrupt {

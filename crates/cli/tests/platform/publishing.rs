@@ -550,7 +550,7 @@ async fn refused_operations_create_nothing() {
     assert_eq!(linked["result"]["version"], 2, "{linked}");
     let count = count + 2;
 
-    // A corrupted part fails the job cleanly: a failed update changes nothing visible.
+    // Damaged parts: repaired on the receiver, caught by the scanner on the sender.
     let gap = course_from(&f1, "gapfill_example_course").await;
     let v1 = ok(&f1, &["publish", &gap, "--wait", "--json"]).await["result"]["course_id"]
         .as_i64()
@@ -583,18 +583,31 @@ async fn refused_operations_create_nothing() {
         std::fs::write(&blob, b"not the bytes the manifest lists").unwrap();
     };
     let corrupt = |tp: &TestPlatform| corrupt_part(tp, part);
-    // On the receiver: the restore fails on the bad part and nothing is committed.
+    // On the receiver: a damaged copy of a part (not the listed size) counts as missing; the
+    // update fetches it again, the copy is repaired, and the new version lands.
     corrupt(&c);
-    let bad = cli(
+    let repaired = ok(
         &f1,
         &["publish", &gap, "--mode", "update", "--wait", "--json"],
     )
     .await;
-    assert_eq!(bad.code, 1, "{bad:?}");
-    assert_eq!(bad.json()["state"], "failed");
+    assert_eq!(repaired["state"], "done", "{repaired}");
+    let v2 = repaired["result"]["course_id"].as_i64().unwrap();
+    let count = count + 1;
+    let copy = c
+        .data_dir()
+        .join("blobs")
+        .join(&part.sha256[0..2])
+        .join(&part.sha256[2..4])
+        .join(&part.sha256);
+    assert_eq!(
+        pf_mbz::staging::sha256_hex(&std::fs::read(copy).unwrap()),
+        part.sha256,
+        "the damaged copy was replaced"
+    );
     let on_c = courses(&c).await;
     assert_eq!(on_c.len(), count);
-    assert_eq!(course_json(&on_c, v1)["visible"], true, "v1 stays visible");
+    assert_eq!(course_json(&on_c, v1)["visible"], false, "v2 replaced v1");
     // On the sender: the scanner's pass before anything leaves fails the job. The verdict
     // recorded when the archive was made is reused only for the same manifest, so a verdict
     // that no longer matches makes the sender scan again, and the corrupted XML part fails it.
@@ -627,7 +640,13 @@ async fn refused_operations_create_nothing() {
             .contains("scanner"),
         "{bad:?}"
     );
-    assert_eq!(courses(&c).await.len(), count);
+    let on_c = courses(&c).await;
+    assert_eq!(on_c.len(), count);
+    assert_eq!(
+        course_json(&on_c, v2)["visible"],
+        true,
+        "a failed update changes nothing"
+    );
 
     // A bad manifest signature is refused before anything else.
     let peer = f1

@@ -12,7 +12,9 @@
 //! fetches only the parts whose SHA-256 it lacks. Archives made before the
 //! split carry one plain-ustar `skeleton.tar` instead; both forms are
 //! accepted. [`assemble`] turns a verified set back into a `.mbz` (entries in
-//! index order), which is then imported as usual;
+//! index order) — what a post-deploy hook is handed; [`import_transport`]
+//! imports a set straight from its skeleton parts and the manifest's blob
+//! parts, without reassembling it (what a receiver restores);
 //! [`for_each_skeleton_entry`] walks the XML alone (what the scanner reads).
 //!
 //! **The manifest** is canonical JSON: keys sorted, no insignificant
@@ -195,9 +197,11 @@ impl TransportManifest {
 }
 
 mod assemble;
+mod restore;
 mod set;
 pub mod skeleton;
 pub use assemble::{assemble, for_each_skeleton_entry};
+pub use restore::import_transport;
 pub use set::{build_transport, build_transport_single, TransportSet};
 use skeleton::{is_skeleton_part, INDEX_PART};
 

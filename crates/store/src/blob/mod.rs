@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -73,8 +73,22 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 
     /// Moves an already-written staging file into the store (by rename when possible), after
     /// hashing it again: a file whose hash differs from `expected_sha256` is refused
-    /// ([`StoreError::Invalid`]) and left where it was.
+    /// ([`StoreError::Mismatch`]) and left where it was.
     fn promote(&self, staged: &Path, expected_sha256: &str) -> StoreResult<BlobRef>;
+
+    /// Promotes many staged files at once, with the same checks as [`BlobStore::promote`] but
+    /// durability paid once per batch, not per file: every file is hashed (all of them before
+    /// any moves: a mismatch refuses the whole batch with [`StoreError::Mismatch`] naming the
+    /// key, and nothing is moved), their bytes made durable together, then all are moved under their
+    /// keys and the moves made durable together. A crash leaves each blob either absent or
+    /// complete under its key, as with `promote`. What tar + one `sync` pays, not one `fsync`
+    /// per file: thousands of small parts are the common case of a course.
+    fn promote_batch(&self, staged: &[(PathBuf, String)]) -> StoreResult<Vec<BlobRef>> {
+        staged
+            .iter()
+            .map(|(path, key)| self.promote(path, key))
+            .collect()
+    }
 
     /// Opens a blob for reading. The reader fails with [`io::ErrorKind::InvalidData`] at the end
     /// of a content that does not match its key. Unknown key: [`StoreError::NotFound`].

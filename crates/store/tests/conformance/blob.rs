@@ -152,7 +152,7 @@ fn staged_files_are_promoted_after_a_second_hash() {
     let wrong = "1".repeat(64);
     assert!(matches!(
         store.promote(&staged, &wrong),
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Mismatch { key, found }) if key == wrong && found == ABC
     ));
     assert!(staged.exists(), "a refused file stays where it was");
     assert!(matches!(
@@ -178,6 +178,45 @@ fn staged_files_are_promoted_after_a_second_hash() {
     let xyz = sha256_of(&mut &b"xyz"[..]).unwrap();
     assert_eq!(store.promote(&outside, &xyz.sha256).unwrap(), xyz);
     assert!(!outside.exists());
+}
+
+#[test]
+fn a_batch_is_promoted_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalBlobStore::open(dir.path().join("blobs")).unwrap();
+    let stage = |name: &str, bytes: &[u8]| {
+        let path = store.staging_dir().join(name);
+        fs::write(&path, bytes).unwrap();
+        age(&path, Duration::from_secs(10 * 24 * 3600));
+        (path, sha256_of(&mut &bytes[..]).unwrap().sha256)
+    };
+    let mut batch = vec![
+        stage("a", b"abc"),
+        stage("b", b"second"),
+        stage("c", b"abc"),
+    ];
+    // One wrong hash refuses the batch before anything moves.
+    let mut wrong = batch.clone();
+    wrong[1].1 = "1".repeat(64);
+    assert!(matches!(
+        store.promote_batch(&wrong),
+        Err(StoreError::Mismatch { key, .. }) if key == "1".repeat(64)
+    ));
+    assert!(batch.iter().all(|(p, _)| p.exists()), "nothing moved");
+    assert!(store.list().unwrap().is_empty());
+    // Otherwise every file lands under its key, private and new; a repeated key once.
+    let refs = store.promote_batch(&batch).unwrap();
+    assert_eq!(refs.iter().map(|r| r.size).collect::<Vec<_>>(), [3, 6, 3]);
+    assert!(batch.iter().all(|(p, _)| !p.exists()), "staging emptied");
+    let listed = store.list().unwrap();
+    assert_eq!(listed.len(), 2);
+    for info in &listed {
+        assert_eq!(mode(&blob_path(store.root(), &info.sha256)), 0o600);
+        assert!(info.modified > SystemTime::now() - Duration::from_secs(3600));
+    }
+    assert_eq!(read_all(&store, ABC).unwrap(), b"abc");
+    batch.truncate(0);
+    assert!(store.promote_batch(&batch).unwrap().is_empty());
 }
 
 #[test]

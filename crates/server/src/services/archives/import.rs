@@ -61,10 +61,11 @@ pub(crate) async fn stage_and_promote(p: &Platform, file: &Path) -> Result<Promo
             .iter()
             .chain(archive.base.parts.values().map(|r| &r.sha256))
             .collect();
-        for key in keys {
-            let staged = stage.path_of(key)?;
-            blobs.promote(&staged, key)?;
-        }
+        let batch = keys
+            .into_iter()
+            .map(|key| Ok((stage.path_of(key)?, key.clone())))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        blobs.promote_batch(&batch)?;
         Ok(archive)
     })
     .await?;

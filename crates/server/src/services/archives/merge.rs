@@ -137,9 +137,12 @@ async fn merge_once(
                 other => AppError::internal(format!("merging the archive failed: {other}")),
             },
         )?;
-        for key in &g.staged {
-            blobs.promote(&sink.path_of(key)?, key)?;
-        }
+        let batch = g
+            .staged
+            .iter()
+            .map(|key| Ok((sink.path_of(key)?, key.clone())))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        blobs.promote_batch(&batch)?;
         Ok(g)
     })
     .await?;

@@ -13,7 +13,7 @@ use crate::services::{now, rfc3339, Actor};
 use pf_domain::access::{Capability, Context};
 use pf_domain::ids::CourseId;
 use pf_mbz::transport::{skeleton::INDEX_PART, SKELETON};
-use pf_mbz::{CourseIdentity, ExportCourse, TransportManifest};
+use pf_mbz::{CourseIdentity, ExportCourse, ManifestPart, TransportManifest};
 use pf_store::{ArchiveRecord, CourseRecord, NewArchive, StoreError};
 use std::path::{Path, PathBuf};
 
@@ -140,22 +140,17 @@ pub(crate) async fn newest_for_job(
     }
     let model = export_model(p, course).await?;
     // The course "changed since" when its parts now differ from the newest archive's (content
-    // edits do not all touch the course row, so times cannot tell).
+    // edits do not all touch the course row, so times cannot tell). The parts are built once:
+    // stored as they come (unchanged ones are already there), then compared.
+    let parts = build_parts(p, model).await?;
     if let Some(rec) = newest {
-        let (blobs, m) = (p.blobs.clone(), model.clone());
-        let now_parts = blocking(move || {
-            pf_mbz::build_transport(&m, &StoreBlobs(blobs), |_, _| Ok(()))
-                .map(|set| set.parts)
-                .map_err(write_failed)
-        })
-        .await?;
         let kept = TransportManifest::parse(rec.manifest.as_bytes(), u64::MAX)
             .map_err(|e| AppError::internal(format!("stored manifest {}: {e}", rec.id)))?;
-        if kept.parts == now_parts {
+        if kept.parts == parts {
             return Ok(rec);
         }
     }
-    record(p, actor, course, model, "made").await
+    record_parts(p, actor, course, parts, "made").await
 }
 
 /// Runs the scanner on an archive before it leaves, unless a passed verdict is recorded for
@@ -234,8 +229,14 @@ async fn record(
     model: ExportCourse,
     origin: &str,
 ) -> Result<ArchiveRecord, AppError> {
+    let parts = build_parts(p, model).await?;
+    record_parts(p, actor, course, parts, origin).await
+}
+
+/// The transport set's parts of `model`; each skeleton part is stored as it is completed.
+async fn build_parts(p: &Platform, model: ExportCourse) -> Result<Vec<ManifestPart>, AppError> {
     let blobs = p.blobs.clone();
-    let parts = blocking(move || {
+    blocking(move || {
         // Each skeleton part is stored as it is completed; unchanged ones are already there.
         let store = blobs.clone();
         let set = pf_mbz::build_transport(&model, &StoreBlobs(blobs), |part, bytes| {
@@ -250,7 +251,17 @@ async fn record(
         .map_err(write_failed)?;
         Ok(set.parts)
     })
-    .await?;
+    .await
+}
+
+/// Checks the whole export (scanner), records the manifest and prunes old archives.
+async fn record_parts(
+    p: &Platform,
+    actor: &Actor,
+    course: &CourseRecord,
+    parts: Vec<ManifestPart>,
+    origin: &str,
+) -> Result<ArchiveRecord, AppError> {
     let skeleton_sha256 = parts
         .iter()
         .find(|p| p.path == INDEX_PART || p.path == SKELETON)

@@ -56,6 +56,11 @@ pub struct HookInput<'a> {
     pub mbz: &'a Path,
 }
 
+/// Whether the configured hook is a program, which is handed the archive as a `.mbz`.
+pub fn wants_mbz(p: &Platform) -> bool {
+    !p.config.deploy.hook.trim().is_empty()
+}
+
 /// How the hook went (`None` when no hook is configured).
 pub async fn run(
     p: &Platform,

@@ -7,9 +7,8 @@ use super::send::{course_lock, source_capabilities, SendParams};
 use super::DEPLOY_ROLE;
 use crate::error::AppError;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
-use crate::services::archives::import::{course_tree, stage_and_promote};
+use crate::services::archives::import::course_tree;
 use crate::services::archives::transport::newest_for_job;
-use crate::services::archives::Scratch;
 use crate::services::{now, Actor, Via};
 use pf_domain::access::{Capability, Context};
 use pf_domain::admission::Operation;
@@ -106,10 +105,7 @@ async fn restore(
             s
         }
     };
-    let scratch = Scratch::new(p)?;
-    let mbz = scratch.path().join("local.mbz");
-    super::assemble_to(p, &manifest, &mbz).await?;
-    let promoted = stage_and_promote(p, &mbz).await?;
+    let promoted = super::restore::from_parts(p, &manifest).await?;
     let mut tree = course_tree(&promoted.archive, category)?;
     tree.course.visible = false;
     tree.course.idnumber = IdNumber::parse(&manifest.idnumber)?;
@@ -170,9 +166,7 @@ async fn restore(
             .map(|u| u.username.to_string())
             .unwrap_or_default()
     );
-    let hook =
-        super::receive::after_deploy(p, &created, &manifest.idnumber, category, me, &who, &mbz)
-            .await?;
+    let hook = super::receive::after_deploy(p, &created, &manifest, category, me, &who).await?;
     // The source's side of the edge.
     p.store
         .add_lineage(&Lineage {

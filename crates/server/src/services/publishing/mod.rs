@@ -21,6 +21,7 @@ pub mod notify;
 pub mod ops;
 pub mod pull;
 pub mod receive;
+mod restore;
 pub mod send;
 pub mod status;
 pub mod ticket;

@@ -1,8 +1,8 @@
 //! The receiver's side of the `http` transport (SPEC §6.4): checks the manifest's caps and the
 //! free space, then streams every part its blob store lacks from the sender
 //! (`GET /transfer/parts/{sha256}` with a ticket), resuming with an HTTP range after an
-//! interruption, renewing an expired ticket over signed RPC (once for all lanes), verifying each
-//! part's SHA-256 where it is staged (the restore promotes the kept ones). Up to
+//! interruption, renewing an expired ticket over signed RPC (once for all lanes). Parts are staged;
+//! once all are there the blob store verifies and promotes them in one batch (one sync). Up to
 //! `[transfer] parallel_parts` parts (default 4) are fetched at once. Memory stays bounded: each
 //! part goes chunk by chunk to a staging file that survives a retry of the job (so a later
 //! attempt resumes where this one stopped).
@@ -43,11 +43,18 @@ pub fn staging_for(p: &Platform, job_key: &str) -> Result<PathBuf, AppError> {
     )))
 }
 
-/// The parts the blob store lacks.
+/// The parts the blob store lacks, or holds with another size than listed (a damaged copy:
+/// fetched again, and replaced when promoted). The restore reads no blob it did not pull, so
+/// this is where a damaged copy is caught.
 pub fn missing_parts(p: &Platform, m: &TransportManifest) -> Result<Vec<ManifestPart>, AppError> {
     let mut out = Vec::new();
     for part in &m.parts {
-        if !p.blobs.contains(&part.sha256)? {
+        let held = match p.blobs.size(&part.sha256) {
+            Ok(size) => Some(size),
+            Err(pf_store::StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if held != Some(part.size) {
             out.push(part.clone());
         }
     }
@@ -125,13 +132,13 @@ pub async fn pull(
     let mut queue = parts.iter();
     let mut running = futures_util::stream::FuturesUnordered::new();
     for part in queue.by_ref().take(lanes) {
-        running.push(one(ctx, shared, staging, part));
+        running.push(one(shared, staging, part));
     }
     let mut left = parts.len();
     while let Some(size) = running.next().await {
         let size = size?;
         if let Some(part) = queue.next() {
-            running.push(one(ctx, shared, staging, part));
+            running.push(one(shared, staging, part));
         }
         left -= 1;
         progress.bytes_done += size as i64;
@@ -150,17 +157,10 @@ pub async fn pull(
 type PartFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, JobError>> + Send + 'a>>;
 
-/// Fetches, verifies and stages one part; its size.
-fn one<'a>(
-    ctx: &'a JobContext,
-    shared: &'a Shared<'a>,
-    staging: &'a Path,
-    part: &'a ManifestPart,
-) -> PartFuture<'a> {
+/// Fetches and stages one part (verified when the pull's parts are promoted); its size.
+fn one<'a>(shared: &'a Shared<'a>, staging: &'a Path, part: &'a ManifestPart) -> PartFuture<'a> {
     Box::pin(async move {
-        let dest = staging.join(&part.sha256);
-        fetch(shared, part, &dest).await?;
-        super::transport::promote(ctx, part, &dest).await?;
+        fetch(shared, part, &staging.join(&part.sha256)).await?;
         Ok(part.size)
     })
 }
@@ -251,10 +251,8 @@ async fn fetch(s: &Shared<'_>, part: &ManifestPart, dest: &Path) -> Result<(), J
                 }
             }
         }
+        // Made durable with the other parts when they are promoted (one sync for all).
         file.flush().await.map_err(|e| JobError::Final(e.into()))?;
-        file.sync_all()
-            .await
-            .map_err(|e| JobError::Final(e.into()))?;
     }
     let have = tokio::fs::metadata(dest)
         .await

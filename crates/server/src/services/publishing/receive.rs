@@ -1,6 +1,6 @@
 //! The receiver's side of a transfer: accepting an offer (signature first, then the caps,
 //! admission in the landing context, the publication plan) and the `receive` job that pulls,
-//! assembles, imports and commits the course in one transaction.
+//! restores from the parts ([`super::restore`]) and commits the course in one transaction.
 
 use super::pull::{self, Source};
 use super::transport;
@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::platform::Platform;
 use crate::services::admission::{admit, landing_context};
-use crate::services::archives::import::{course_tree, stage_and_promote};
+use crate::services::archives::import::course_tree;
 use crate::services::archives::Scratch;
 use crate::services::jobs::{enqueue, JobRequest};
 use crate::services::{now, Actor, Via};
@@ -290,11 +290,7 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     tracing::info!(job = %job.id, parts = missing.len(), bytes = needed, "parts pulled; restoring");
     progress.step = "restoring".into();
     ctx.progress(&progress).await?;
-    let scratch = Scratch::new(&p)?;
-    let mbz = scratch.path().join("received.mbz");
-    super::assemble_to(&p, &manifest, &mbz).await?;
-    tracing::info!(job = %job.id, "archive assembled; importing");
-    let promoted = stage_and_promote(&p, &mbz).await?;
+    let promoted = super::restore::from_parts(&p, &manifest).await?;
     tracing::info!(job = %job.id, "archive imported; committing");
     let mut tree = course_tree(&promoted.archive, context_category(context))?;
     tree.course.visible = visible;
@@ -379,11 +375,10 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
         after_deploy(
             &p,
             &created,
-            &manifest.idnumber,
+            &manifest,
             context_category(context),
             &peer.name,
             &params.actor,
-            &mbz,
         )
         .await?
     } else {
@@ -412,24 +407,29 @@ async fn run(ctx: JobContext) -> Result<serde_json::Value, JobError> {
     Ok(result)
 }
 
-/// Runs the post-deploy hook; a failure flags the course (kept) and is reported, never fatal.
+/// Runs the post-deploy hook (with the archive reassembled as a `.mbz` for a hook program);
+/// a failure flags the course (kept) and is reported, never fatal.
 pub(super) async fn after_deploy(
     p: &Platform,
     created: &pf_store::ImportedCourse,
-    idnumber: &str,
+    manifest: &pf_mbz::TransportManifest,
     category: pf_domain::ids::CategoryId,
     source: &str,
     user: &str,
-    mbz: &std::path::Path,
 ) -> Result<Option<serde_json::Value>, AppError> {
     let category = p.store.category(category).await?;
+    let scratch = Scratch::new(p)?;
+    let mbz = scratch.path().join("deployed.mbz");
+    if super::hook::wants_mbz(p) {
+        super::assemble_to(p, manifest, &mbz).await?;
+    }
     let input = super::hook::HookInput {
         course_id: created.id.0,
-        idnumber,
+        idnumber: &manifest.idnumber,
         category_idnumber: category.idnumber.as_str(),
         source,
         user,
-        mbz,
+        mbz: &mbz,
     };
     let Some(doc) = super::hook::run(p, input).await? else {
         return Ok(None);

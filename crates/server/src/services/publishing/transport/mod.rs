@@ -11,8 +11,9 @@
 //! - `shared-fs` ([`shared_fs`]): parts by key inside this platform's own configured root.
 //! - `rpc-inline` ([`rpc_inline`]): parts through signed `POST /rpc/part` calls.
 //!
-//! Every transport stages a part in the job's staging dir and hands it to
-//! `BlobStore::promote`, which hashes it and refuses a mismatch: nothing unverified is stored.
+//! Every transport stages the parts in the job's staging dir; [`pull_parts`] then hands them all
+//! to `BlobStore::promote_batch`, which hashes each and refuses a mismatch (nothing unverified is
+//! stored) and makes them durable with one sync, not one per part.
 
 pub mod rpc_inline;
 pub mod shared_fs;
@@ -23,7 +24,7 @@ use pf_api::ErrorCode;
 use pf_domain::job::Progress;
 use pf_mbz::transport::ManifestPart;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use pf_net::Transport;
 
@@ -166,8 +167,9 @@ pub fn choose(section: &TransferSection, sender: &[Transport], archive_bytes: u6
     }
 }
 
-/// Pulls `parts` with the chosen transport into the blob store. A sender that refuses an
-/// `rpc-inline` archive as too large makes the job fall back to `http` (noted in `choice`).
+/// Pulls `parts` with the chosen transport into staging, then promotes them into the blob store
+/// as one batch. A sender that refuses an `rpc-inline` archive as too large makes the job fall
+/// back to `http` (noted in `choice`).
 pub async fn pull_parts(
     ctx: &JobContext,
     choice: &mut Choice,
@@ -178,7 +180,7 @@ pub async fn pull_parts(
 ) -> Result<Progress, JobError> {
     ctx.set_transport(name(choice.transport)).await?;
     tracing::info!(job = %ctx.job().id, transport = name(choice.transport), notes = ?choice.notes, "pulling parts");
-    match choice.transport {
+    let progress = match choice.transport {
         Transport::SharedFs => {
             let root = Path::new(&ctx.platform.config.transfer.shared_fs_root);
             shared_fs::pull(ctx, root, parts, staging, progress).await
@@ -198,25 +200,30 @@ pub async fn pull_parts(
             }
         }
         _ => pull::pull(ctx, source, parts, staging, progress).await,
-    }
+    }?;
+    promote_all(ctx, parts, staging).await?;
+    Ok(progress)
 }
 
-/// Promotes a staged part (hashed by the blob store, which refuses a mismatch); a mismatch
-/// removes the staged file and fails the job.
-pub(crate) async fn promote(
+/// Promotes the staged parts (files named by SHA-256 in `staging`) as one batch: the blob store
+/// hashes each — a mismatch refuses the batch, removes that staged file and fails the job — and
+/// makes them durable with one sync, not one per part.
+async fn promote_all(
     ctx: &JobContext,
-    part: &ManifestPart,
-    staged: &Path,
+    parts: &[ManifestPart],
+    staging: &Path,
 ) -> Result<(), JobError> {
-    let (path, key, blobs) = (
-        staged.to_path_buf(),
-        part.sha256.clone(),
-        ctx.platform.blobs.clone(),
-    );
+    let batch: Vec<(PathBuf, String)> = parts
+        .iter()
+        .map(|part| (staging.join(&part.sha256), part.sha256.clone()))
+        .collect();
+    let blobs = ctx.platform.blobs.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let r = blobs.promote(&path, &key);
-        if matches!(r, Err(pf_store::StoreError::Invalid(_))) {
-            let _ = std::fs::remove_file(&path);
+        let r = blobs.promote_batch(&batch);
+        if let Err(pf_store::StoreError::Mismatch { key, .. }) = &r {
+            if let Some((path, _)) = batch.iter().find(|(_, k)| k == key) {
+                let _ = std::fs::remove_file(path);
+            }
         }
         r
     })
@@ -224,10 +231,13 @@ pub(crate) async fn promote(
     .map_err(|e| JobError::Final(crate::error::AppError::internal(e)))?;
     match outcome {
         Ok(_) => Ok(()),
-        Err(pf_store::StoreError::Invalid(_)) => Err(pull::part_failed(
-            part,
-            "the received bytes fail the SHA-256 check",
-        )),
+        Err(pf_store::StoreError::Mismatch { key, .. }) => {
+            let part = parts.iter().find(|p| p.sha256 == key);
+            Err(match part {
+                Some(part) => pull::part_failed(part, "the received bytes fail the SHA-256 check"),
+                None => JobError::Final(crate::error::AppError::internal("a staged part changed")),
+            })
+        }
         Err(e) => Err(JobError::Final(e.into())),
     }
 }

@@ -144,7 +144,6 @@ pub async fn pull(
             .await
             .map_err(|e| JobError::Final(e.into()))?;
         drop(body);
-        super::promote(ctx, part, &dest).await?;
         progress.bytes_done += part.size as i64;
         progress.steps_done += 1;
         ctx.progress(&progress).await?;

@@ -109,7 +109,6 @@ pub async fn pull(
                 return Err(super::pull::part_failed(part, format!("shared-fs: {e}")));
             }
         }
-        super::promote(ctx, part, &dest).await?;
         progress.bytes_done += part.size as i64;
         progress.steps_done += 1;
         ctx.progress(&progress).await?;
