@@ -23,8 +23,8 @@ use crate::error::{MbzError, Result};
 use crate::extract::{self, ModuleData};
 use crate::limits::Limits;
 use crate::model::{
-    Activity, ActivityContent, ArchiveBase, BackupKind, CourseModel, ImportedArchive, PartRef,
-    QuestionBank, Section, StripReport,
+    Activity, ActivityContent, ArchiveBase, BackupKind, BlobList, CourseModel, ImportedArchive,
+    PartRef, QuestionBank, Section, StripReport,
 };
 use crate::staging::{key256, stage_bytes, stage_stream, StagedSet, StagingSink};
 use crate::stream::{self, strip::sha1_key};
@@ -64,15 +64,15 @@ pub(crate) fn with_cleanup<S: StagingSink>(
     let res = body(sink, &mut staged);
     match res {
         Ok(a) => {
-            let keep: HashSet<[u8; 32]> = a
+            // The kept blobs are a sorted list: searched, not copied into a set.
+            let parts: HashSet<[u8; 32]> = a
                 .base
                 .parts
                 .values()
-                .map(|p| p.sha256.as_str())
-                .chain(a.blobs.iter().map(String::as_str))
-                .filter_map(key256)
+                .filter_map(|p| key256(&p.sha256))
                 .collect();
-            for s in staged.0.iter().filter(|s| !keep.contains(*s)) {
+            let keep = |k: &[u8; 32]| parts.contains(k) || a.blobs.keys().binary_search(k).is_ok();
+            for s in staged.0.iter().filter(|s| !keep(s)) {
                 sink.remove(&hex::encode(s))?;
             }
             Ok(a)
@@ -244,7 +244,7 @@ pub(crate) fn run<S: StagingSink>(
     max_id = max_id.max(fo.max_id);
     report.files_removed = fo.dropped.len() as u64;
     warnings.extend(fo.warnings);
-    let (dropped_files, files, mut blob_set) = (fo.dropped, fo.files, fo.blobs);
+    let (dropped_files, files) = (fo.dropped, fo.files);
 
     // Every other part: drop, strip, or keep verbatim.
     let mut col = Collected::default();
@@ -281,9 +281,13 @@ pub(crate) fn run<S: StagingSink>(
         max_id = max_id.max(a.moduleid).max(a.sectionid);
     }
 
+    let blobs = BlobList::new(
+        files
+            .iter()
+            .filter_map(|f| f.sha256.as_ref()?.bytes().copied())
+            .collect(),
+    );
     let course = build_model(&man, col.course.take(), &col, files, &mut warnings)?;
-    blob_set.sort();
-    blob_set.dedup();
     Ok(ImportedArchive {
         base: ArchiveBase {
             kind: man.kind,
@@ -294,7 +298,7 @@ pub(crate) fn run<S: StagingSink>(
         },
         course,
         question_bank: col.bank,
-        blobs: blob_set,
+        blobs,
         stripped: report,
         warnings,
     })
@@ -401,12 +405,13 @@ fn build_model(
             .find(|(s, _)| s.number == section_number)
             .and_then(|(_, seq)| seq.iter().position(|c| *c == la.moduleid))
             .unwrap_or(usize::MAX);
+        let component = format!("mod_{}", la.modulename);
         let file_ids = files
             .iter()
             .filter(|f| {
                 f.contextid.is_some()
                     && f.contextid == data.contextid
-                    && f.component == format!("mod_{}", la.modulename)
+                    && f.component == component
                     && f.filearea == "content"
                     && f.filename != "."
             })

@@ -8,10 +8,11 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
 use super::{checked, Records, Rewriter};
+use crate::compact::Interner;
 use crate::error::Result;
 use crate::extract;
 use crate::limits::Limits;
-use crate::model::{FileRecord, PartRef, QuestionBank};
+use crate::model::{FileRecord, PartRef, QuestionBank, Sha256Hex};
 use crate::staging::{restage, StagingSink};
 use crate::strip::{self, FileVerdict};
 use crate::xml::Element;
@@ -23,8 +24,6 @@ pub(crate) struct FilesOut {
     pub dropped: HashSet<i64>,
     /// The kept records, in order, with their blob's SHA-256 when present.
     pub files: Vec<FileRecord>,
-    /// SHA-256 of every blob a kept record uses (unsorted, may repeat).
-    pub blobs: Vec<String>,
     /// Highest id in the part (removed records included).
     pub max_id: i64,
     /// `files_missing_in_backup` warnings.
@@ -63,6 +62,7 @@ fn strip_files(
     out.max_id = extract::max_id(&recs.root);
     let mut rw = Rewriter::new(w, &recs.root)?;
     let mut changed = false;
+    let mut strings = Interner::default();
     while let Some((text, rec)) = recs.next_step()? {
         rw.text(text);
         let Some(mut rec) = rec else { continue };
@@ -78,14 +78,10 @@ fn strip_files(
         }
         rw.keep(&rec)?;
         if rec.name == "file" {
-            let mut f = extract::file_record(&rec);
+            let mut f = extract::file_record(&rec, &mut strings);
             if f.filename != "." && f.contenthash != crate::EMPTY_SHA1 {
-                match sha1_key(&f.contenthash).and_then(|k| blobs.get(&k)) {
-                    Some(sha256) => {
-                        let s = hex::encode(sha256);
-                        out.blobs.push(s.clone());
-                        f.sha256 = Some(s);
-                    }
+                match f.contenthash.bytes().and_then(|k| blobs.get(k)) {
+                    Some(sha256) => f.sha256 = Some(Sha256Hex::from_bytes(*sha256)),
                     None => out.warnings.push(format!(
                         "file_missing_in_backup: {}{} ({})",
                         f.filepath, f.filename, f.contenthash

@@ -152,7 +152,7 @@ mod tests {
     fn native(sha256: &str) -> FileRecord {
         FileRecord {
             id: None,
-            contenthash: String::new(),
+            contenthash: Default::default(),
             sha256: Some(sha256.into()),
             size: 5,
             filename: "n.txt".into(),

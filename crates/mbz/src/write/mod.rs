@@ -213,12 +213,12 @@ impl Layout<'_> {
             } else if let Some(rf) = blob {
                 j += 1;
                 let rec = &files[rf.idx];
-                let sha256 = rec.sha256.as_deref().unwrap_or_default();
+                let sha256 = rec.sha256.as_ref().map(ToString::to_string);
                 let media = entries::media(rec);
                 f(
                     &path,
                     Ent::Blob {
-                        sha256,
+                        sha256: sha256.as_deref().unwrap_or_default(),
                         size: rec.size,
                         media,
                     },

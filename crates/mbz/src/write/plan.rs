@@ -229,12 +229,12 @@ pub(crate) fn resolve<'a, B: BlobSource>(
         let sha1 = if f.filename == "." {
             crate::EMPTY_SHA1.to_owned()
         } else if !f.contenthash.is_empty() {
-            f.contenthash.clone()
+            f.contenthash.to_string()
         } else {
-            let sha = f.sha256.as_deref().ok_or_else(|| {
+            let sha = f.sha256.as_ref().ok_or_else(|| {
                 MbzError::Export(format!("file {:?} has neither hash", f.filename))
             })?;
-            hash_blob(blobs, sha)?.0
+            sha.with_str(|s| hash_blob(blobs, s))?.0
         };
         files.push(RFile {
             idx,
