@@ -26,7 +26,7 @@ use crate::model::{
     Activity, ActivityContent, ArchiveBase, BackupKind, BlobList, CourseModel, ImportedArchive,
     PartRef, QuestionBank, Section, StripReport,
 };
-use crate::staging::{key256, stage_bytes, stage_stream, StagedSet, StagingSink};
+use crate::staging::{key256, stage_bytes, stage_entry, StagedSet, StagingSink};
 use crate::stream::{self, strip::sha1_key};
 use crate::strip;
 use crate::xml::{self, Element};
@@ -114,13 +114,14 @@ fn pass1<R: Read + Seek, S: StagingSink>(
     staged: &mut StagedSet,
 ) -> Result<Pass1> {
     let mut blobs = HashMap::new();
+    let mut buf = Vec::new();
     let mut parts = BTreeMap::new();
     let container = for_each_entry(input, limits, |meta, data| {
         if meta.path == ".ARCHIVE_INDEX" || meta.path == "moodle_backup.log" {
             return Ok(());
         }
         if let Some(sha1) = blob_name(&meta.path) {
-            let st = stage_stream(sink, data)?;
+            let st = stage_entry(sink, data, &mut buf)?;
             staged.push(&st.sha256);
             if st.sha1 != sha1 {
                 return Err(MbzError::BlobHashMismatch {
@@ -141,7 +142,7 @@ fn pass1<R: Read + Seek, S: StagingSink>(
                 limit: cap,
             });
         }
-        let st = stage_stream(sink, data)?;
+        let st = stage_entry(sink, data, &mut buf)?;
         staged.push(&st.sha256);
         parts.insert(
             meta.path.clone(),
