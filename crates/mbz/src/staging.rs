@@ -364,3 +364,72 @@ pub(crate) fn key256(hex_sha256: &str) -> Option<[u8; 32]> {
     hex::decode_to_slice(hex_sha256, &mut k).ok()?;
     Some(k)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(stage: &DirStaging, sha: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        StagingSink::open(stage, sha)
+            .unwrap()
+            .read_to_end(&mut v)
+            .unwrap();
+        v
+    }
+
+    #[test]
+    fn small_entries_are_put_whole_and_big_ones_streamed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut stage = DirStaging::new(tmp.path()).unwrap();
+        let mut buf = Vec::new();
+        for n in [0, 1, SMALL_OBJECT, SMALL_OBJECT + 1, 3 * SMALL_OBJECT + 7] {
+            let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            let st = stage_entry(&mut stage, &mut &bytes[..], &mut buf).unwrap();
+            assert_eq!(st.sha256, sha256_hex(&bytes));
+            assert_eq!(st.sha1, sha1_hex(&bytes));
+            assert_eq!(st.size, n as u64);
+            assert_eq!(read(&stage, &st.sha256), bytes);
+            // Staging the same bytes again is harmless.
+            stage_entry(&mut stage, &mut &bytes[..], &mut buf).unwrap();
+            assert_eq!(read(&stage, &st.sha256), bytes);
+        }
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 5, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn a_put_replaces_a_file_cut_short() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut stage = DirStaging::new(tmp.path()).unwrap();
+        let sha = sha256_hex(b"hello");
+        fs::write(stage.path_of(&sha).unwrap(), b"hel").unwrap();
+        stage.put(b"hello", &sha).unwrap();
+        assert_eq!(read(&stage, &sha), b"hello");
+    }
+
+    #[test]
+    fn a_failed_read_stages_nothing() {
+        struct Broken(usize);
+        impl Read for Broken {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("cut"));
+                }
+                let n = self.0.min(b.len());
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut stage = DirStaging::new(tmp.path()).unwrap();
+        let mut buf = Vec::new();
+        for n in [10, SMALL_OBJECT + 10] {
+            assert!(stage_entry(&mut stage, &mut Broken(n), &mut buf).is_err());
+        }
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+}
