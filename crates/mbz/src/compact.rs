@@ -204,6 +204,22 @@ impl<const N: usize> Hex<N> {
     }
 }
 
+/// The order of the texts (bytes compare as their hex does).
+impl<const N: usize> Ord for Hex<N> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.0, &other.0) {
+            (Repr::Bin(a), Repr::Bin(b)) => a.cmp(b),
+            _ => self.with_str(|a| other.with_str(|b| a.cmp(b))),
+        }
+    }
+}
+
+impl<const N: usize> PartialOrd for Hex<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl<const N: usize> Default for Hex<N> {
     fn default() -> Self {
         Hex(Repr::Text(Box::from("")))
@@ -390,6 +406,22 @@ mod tests {
         );
         assert_ne!(Sha1Hex::from(sha1), "");
         assert_eq!(std::mem::size_of::<Sha1Hex>(), 24);
+        let texts = [
+            "ff",
+            sha1,
+            "0a",
+            "da39a3ee5e6b4b0d3255bfef95601890afd8070a",
+            "DA",
+            "da",
+        ];
+        let mut hexes: Vec<Sha1Hex> = texts.iter().map(|t| Sha1Hex::from(*t)).collect();
+        hexes.sort();
+        let mut sorted = texts.to_vec();
+        sorted.sort();
+        assert_eq!(
+            hexes,
+            sorted.iter().map(|t| Sha1Hex::from(*t)).collect::<Vec<_>>()
+        );
         assert_eq!(std::mem::size_of::<Option<Sha256Hex>>(), 40);
     }
 

@@ -239,6 +239,7 @@ pub(crate) fn run<S: StagingSink>(
         .get("files.xml")
         .cloned()
         .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
+    let blobs = stream::strip::SortedBlobs::from(blobs);
     let (new, fo) = stream::strip::files(sink, &fref, limits, &blobs)?;
     drop(blobs);
     restaged(staged, &mut parts, &mut report, "files.xml", new);
