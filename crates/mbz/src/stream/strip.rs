@@ -61,7 +61,7 @@ pub(crate) struct SortedBlobs(Vec<([u8; 20], [u8; 32])>);
 impl From<HashMap<[u8; 20], [u8; 32]>> for SortedBlobs {
     fn from(map: HashMap<[u8; 20], [u8; 32]>) -> Self {
         let mut v: Vec<_> = map.into_iter().collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.sort_unstable_by_key(|e| e.0);
         SortedBlobs(v)
     }
 }
