@@ -4,8 +4,11 @@
 //! [`StagingSink`] while hashing it (SHA-1 to check it against its
 //! `files/xx/<sha1>` name, SHA-256 as the platform's content key). Preserved
 //! archive parts (the XML skeleton, after stripping) are staged the same
-//! way. [`DirStaging`] is a ready-made sink writing one file per object,
-//! named by its SHA-256, via a temporary file and an atomic rename.
+//! way. Entries up to [`SMALL_OBJECT`] are read into memory, hashed and
+//! staged whole ([`StagingSink::put`]); larger ones stream. [`DirStaging`]
+//! is a ready-made sink writing one file per object, named by its SHA-256:
+//! a streamed object via a temporary file and an atomic rename, a whole one
+//! created under its name directly (removed if writing it fails).
 //!
 //! The writer reads every blob and part back by SHA-256 through a
 //! [`BlobSource`]; the platform implements it over its blob store, and
