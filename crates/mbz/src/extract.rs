@@ -1,6 +1,9 @@
 //! Reading the platform's view of a course out of parsed backup parts.
 
-use crate::model::{opt, BackupInfo, BackupKind, CourseFields, FileRecord, Section, NULL};
+use crate::compact::Interner;
+use crate::model::{
+    opt, BackupInfo, BackupKind, CourseFields, FileRecord, Section, Sha1Hex, Text, NULL,
+};
 use crate::xml::Element;
 
 fn int(e: &Element, name: &str) -> i64 {
@@ -219,24 +222,36 @@ pub(crate) fn question_counts(root: &Element) -> (u32, u32) {
     (c, q)
 }
 
-/// One `files.xml` record (SHA-256 is filled in later).
-pub(crate) fn file_record(f: &Element) -> FileRecord {
+/// One `files.xml` record (SHA-256 is filled in later). The strings that
+/// repeat from record to record come from `strings`.
+pub(crate) fn file_record(f: &Element, strings: &mut Interner) -> FileRecord {
+    let mut shared = |name: &str| strings.get(&text(f, name));
+    let filepath = shared("filepath");
+    let component = shared("component");
+    let filearea = shared("filearea");
+    let filename = text(f, "filename");
+    let filename = if filename == "." {
+        strings.get(".")
+    } else {
+        Text::from(filename)
+    };
+    let mut opt_shared = |name: &str| opt(f.child_text(name)).map(|v| strings.get(&v));
     FileRecord {
         id: f.attr("id").and_then(|v| v.parse().ok()),
-        contenthash: text(f, "contenthash").trim().to_ascii_lowercase(),
+        contenthash: Sha1Hex::from(text(f, "contenthash").trim().to_ascii_lowercase()),
         sha256: None,
         size: u64::try_from(int(f, "filesize")).unwrap_or(0),
-        filename: text(f, "filename"),
-        filepath: text(f, "filepath"),
-        mimetype: opt(f.child_text("mimetype")),
-        component: text(f, "component"),
-        filearea: text(f, "filearea"),
+        filename,
+        filepath,
+        mimetype: opt_shared("mimetype"),
+        component,
+        filearea,
         contextid: f
             .child_text("contextid")
             .and_then(|t| t.trim().parse().ok()),
         itemid: int(f, "itemid"),
-        author: opt(f.child_text("author")),
-        license: opt(f.child_text("license")),
+        author: opt_shared("author"),
+        license: opt_shared("license"),
         timecreated: int(f, "timecreated"),
         timemodified: int(f, "timemodified"),
         owner: None,

@@ -23,10 +23,10 @@ use crate::error::{MbzError, Result};
 use crate::extract::{self, ModuleData};
 use crate::limits::Limits;
 use crate::model::{
-    Activity, ActivityContent, ArchiveBase, BackupKind, CourseModel, ImportedArchive, PartRef,
-    QuestionBank, Section, StripReport,
+    Activity, ActivityContent, ArchiveBase, BackupKind, BlobList, CourseModel, ImportedArchive,
+    PartRef, QuestionBank, Section, StripReport,
 };
-use crate::staging::{key256, stage_bytes, stage_stream, StagedSet, StagingSink};
+use crate::staging::{key256, stage_bytes, stage_entry, StagedSet, StagingSink};
 use crate::stream::{self, strip::sha1_key};
 use crate::strip;
 use crate::xml::{self, Element};
@@ -64,15 +64,15 @@ pub(crate) fn with_cleanup<S: StagingSink>(
     let res = body(sink, &mut staged);
     match res {
         Ok(a) => {
-            let keep: HashSet<[u8; 32]> = a
+            // The kept blobs are a sorted list: searched, not copied into a set.
+            let parts: HashSet<[u8; 32]> = a
                 .base
                 .parts
                 .values()
-                .map(|p| p.sha256.as_str())
-                .chain(a.blobs.iter().map(String::as_str))
-                .filter_map(key256)
+                .filter_map(|p| key256(&p.sha256))
                 .collect();
-            for s in staged.0.iter().filter(|s| !keep.contains(*s)) {
+            let keep = |k: &[u8; 32]| parts.contains(k) || a.blobs.keys().binary_search(k).is_ok();
+            for s in staged.0.iter().filter(|s| !keep(s)) {
                 sink.remove(&hex::encode(s))?;
             }
             Ok(a)
@@ -114,13 +114,14 @@ fn pass1<R: Read + Seek, S: StagingSink>(
     staged: &mut StagedSet,
 ) -> Result<Pass1> {
     let mut blobs = HashMap::new();
+    let mut buf = Vec::new();
     let mut parts = BTreeMap::new();
     let container = for_each_entry(input, limits, |meta, data| {
         if meta.path == ".ARCHIVE_INDEX" || meta.path == "moodle_backup.log" {
             return Ok(());
         }
         if let Some(sha1) = blob_name(&meta.path) {
-            let st = stage_stream(sink, data)?;
+            let st = stage_entry(sink, data, &mut buf)?;
             staged.push(&st.sha256);
             if st.sha1 != sha1 {
                 return Err(MbzError::BlobHashMismatch {
@@ -141,7 +142,7 @@ fn pass1<R: Read + Seek, S: StagingSink>(
                 limit: cap,
             });
         }
-        let st = stage_stream(sink, data)?;
+        let st = stage_entry(sink, data, &mut buf)?;
         staged.push(&st.sha256);
         parts.insert(
             meta.path.clone(),
@@ -238,13 +239,14 @@ pub(crate) fn run<S: StagingSink>(
         .get("files.xml")
         .cloned()
         .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
+    let blobs = stream::strip::SortedBlobs::from(blobs);
     let (new, fo) = stream::strip::files(sink, &fref, limits, &blobs)?;
     drop(blobs);
     restaged(staged, &mut parts, &mut report, "files.xml", new);
     max_id = max_id.max(fo.max_id);
     report.files_removed = fo.dropped.len() as u64;
     warnings.extend(fo.warnings);
-    let (dropped_files, files, mut blob_set) = (fo.dropped, fo.files, fo.blobs);
+    let (dropped_files, files) = (fo.dropped, fo.files);
 
     // Every other part: drop, strip, or keep verbatim.
     let mut col = Collected::default();
@@ -281,9 +283,13 @@ pub(crate) fn run<S: StagingSink>(
         max_id = max_id.max(a.moduleid).max(a.sectionid);
     }
 
+    let blobs = BlobList::new(
+        files
+            .iter()
+            .filter_map(|f| f.sha256.as_ref()?.bytes().copied())
+            .collect(),
+    );
     let course = build_model(&man, col.course.take(), &col, files, &mut warnings)?;
-    blob_set.sort();
-    blob_set.dedup();
     Ok(ImportedArchive {
         base: ArchiveBase {
             kind: man.kind,
@@ -294,7 +300,7 @@ pub(crate) fn run<S: StagingSink>(
         },
         course,
         question_bank: col.bank,
-        blobs: blob_set,
+        blobs,
         stripped: report,
         warnings,
     })
@@ -401,12 +407,13 @@ fn build_model(
             .find(|(s, _)| s.number == section_number)
             .and_then(|(_, seq)| seq.iter().position(|c| *c == la.moduleid))
             .unwrap_or(usize::MAX);
+        let component = format!("mod_{}", la.modulename);
         let file_ids = files
             .iter()
             .filter(|f| {
                 f.contextid.is_some()
                     && f.contextid == data.contextid
-                    && f.component == format!("mod_{}", la.modulename)
+                    && f.component == component
                     && f.filearea == "content"
                     && f.filename != "."
             })

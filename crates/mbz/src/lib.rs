@@ -72,6 +72,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod compact;
 pub mod container;
 pub mod detect;
 pub mod error;

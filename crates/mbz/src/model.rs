@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::compact::{BlobList, Hex, Sha1Hex, Sha256Hex, Text};
 use crate::container::ContainerKind;
 
 /// The SQL NULL marker Moodle writes in backup XML.
@@ -146,35 +147,40 @@ pub struct ActivityContent {
 }
 
 /// One kept `files.xml` record (user-data records never appear here).
+///
+/// The import returns one per file, so it is compact (about 0.3 KB): the
+/// hashes are [`Hex`] values (bytes, not text) and the strings are shared
+/// [`Text`]s. It serialises exactly as it did with `String` fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     /// Source file id; `None` for a native file.
     pub id: Option<i64>,
-    /// SHA-1 of the content (Moodle's contenthash).
-    pub contenthash: String,
+    /// SHA-1 of the content (Moodle's contenthash); empty for a native
+    /// file (the writer computes it).
+    pub contenthash: Sha1Hex,
     /// SHA-256 of the content (the platform's key); `None` for directory
     /// records and for blobs missing from the archive.
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256Hex>,
     /// Size in bytes.
     pub size: u64,
     /// File name (`.` for directory records).
-    pub filename: String,
+    pub filename: Text,
     /// Path inside the area, `/` at least.
-    pub filepath: String,
+    pub filepath: Text,
     /// MIME type (`None` = NULL).
-    pub mimetype: Option<String>,
+    pub mimetype: Option<Text>,
     /// Owning component (`mod_resource`, `question`, …).
-    pub component: String,
+    pub component: Text,
     /// File area.
-    pub filearea: String,
+    pub filearea: Text,
     /// Context id; `None` for native files (see `owner`).
     pub contextid: Option<i64>,
     /// Item id.
     pub itemid: i64,
     /// Author (kept).
-    pub author: Option<String>,
+    pub author: Option<Text>,
     /// Licence (kept).
-    pub license: Option<String>,
+    pub license: Option<Text>,
     /// Creation time.
     pub timecreated: i64,
     /// Modification time.
@@ -252,9 +258,9 @@ pub struct ImportedArchive {
     pub course: CourseModel,
     /// Question bank counts.
     pub question_bank: QuestionBank,
-    /// SHA-256 of every staged blob a kept file record refers to: promote
-    /// exactly these (and the parts) to the blob store.
-    pub blobs: Vec<String>,
+    /// SHA-256 of every staged blob a kept file record refers to, sorted,
+    /// each once: promote exactly these (and the parts) to the blob store.
+    pub blobs: BlobList,
     /// What was removed as user data.
     pub stripped: StripReport,
     /// Non-fatal problems (e.g. `files.xml` records whose blob is missing).
@@ -286,6 +292,6 @@ pub(crate) fn opt(s: Option<String>) -> Option<String> {
 }
 
 /// Render an optional value the way Moodle writes it.
-pub(crate) fn or_null(s: &Option<String>) -> &str {
-    s.as_deref().unwrap_or(NULL)
+pub(crate) fn or_null<S: AsRef<str>>(s: &Option<S>) -> &str {
+    s.as_ref().map_or(NULL, AsRef::as_ref)
 }

@@ -123,11 +123,11 @@ fn view(a: &ImportedArchive) -> View {
         .iter()
         .map(|f| {
             (
-                f.contenthash.clone(),
-                f.component.clone(),
-                f.filearea.clone(),
-                f.filepath.clone(),
-                f.filename.clone(),
+                f.contenthash.to_string(),
+                f.component.to_string(),
+                f.filearea.to_string(),
+                f.filepath.to_string(),
+                f.filename.to_string(),
             )
         })
         .collect();
@@ -465,7 +465,7 @@ fn native_activity(key: &str, module: &str, name: &str, section: u32) -> Activit
 fn native_file(owner: &str, name: &str, sha256: &str, size: u64, mime: &str) -> FileRecord {
     FileRecord {
         id: None,
-        contenthash: String::new(),
+        contenthash: Default::default(),
         sha256: Some(sha256.into()),
         size,
         filename: name.into(),
@@ -681,7 +681,7 @@ fn transport_sets_import_without_reassembly() {
         let a = import_transport(&m, only, &Limits::default(), &mut stage)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(a, assembled.a, "{name}");
-        assert!(a.blobs.iter().all(|b| blob_keys.contains(b)), "{name}");
+        assert!(a.blobs.iter().all(|b| blob_keys.contains(&b)), "{name}");
         let mut left: Vec<String> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

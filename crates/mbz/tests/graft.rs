@@ -130,11 +130,11 @@ fn view(m: &CourseModel) -> View {
         .iter()
         .map(|f| {
             (
-                f.contenthash.clone(),
-                f.component.clone(),
-                f.filearea.clone(),
-                f.filepath.clone(),
-                f.filename.clone(),
+                f.contenthash.to_string(),
+                f.component.to_string(),
+                f.filearea.to_string(),
+                f.filepath.to_string(),
+                f.filename.to_string(),
             )
         })
         .collect();

@@ -333,7 +333,7 @@ pub fn graft<B: BlobSource, S: StagingSink>(
             .parts
             .get("files.xml")
             .ok_or_else(|| MbzError::Structure("files.xml is missing".into()))?;
-        let sha256: HashMap<i64, Option<String>> = source
+        let sha256: HashMap<i64, Option<crate::model::Sha256Hex>> = source
             .course
             .files
             .iter()
@@ -341,6 +341,7 @@ pub fn graft<B: BlobSource, S: StagingSink>(
             .collect();
         let dst = base.parts.get("files.xml");
         let files = &mut out.files;
+        let mut strings = crate::compact::Interner::default();
         let new = stream::append_records(
             blobs,
             sink,
@@ -354,7 +355,7 @@ pub fn graft<B: BlobSource, S: StagingSink>(
                     return Ok(None);
                 };
                 ids.tree(&mut e);
-                let mut rec = crate::extract::file_record(&e);
+                let mut rec = crate::extract::file_record(&e, &mut strings);
                 rec.sha256 = sha256.get(&id).cloned().flatten();
                 files.push(rec);
                 Ok(Some(e))

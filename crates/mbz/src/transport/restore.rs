@@ -19,7 +19,7 @@ use crate::error::{MbzError, Result};
 use crate::import::{blob_name, run, with_cleanup, Pass1};
 use crate::limits::Limits;
 use crate::model::{ImportedArchive, PartRef};
-use crate::staging::{key256, stage_stream, StagedSet, StagingSink};
+use crate::staging::{key256, stage_entry, StagedSet, StagingSink};
 use crate::stream::{self, strip::sha1_key};
 
 /// Largest archive index read (as when reassembling).
@@ -77,6 +77,7 @@ where
     S: StagingSink,
 {
     let mut parts = BTreeMap::new();
+    let mut buf = Vec::new();
     let mut index = None;
     let mut entries = 0_u64;
     let mut total = 0_u64;
@@ -97,7 +98,7 @@ where
             if index.is_some() || size > MAX_INDEX {
                 return Err(bad("the skeleton has a bad archive index"));
             }
-            let st = stage_stream(sink, body)?;
+            let st = stage_entry(sink, body, &mut buf)?;
             staged.push(&st.sha256);
             index = Some(st.sha256);
             return Ok(());
@@ -116,7 +117,7 @@ where
         if parts.contains_key(&path) {
             return Err(MbzError::DuplicateEntry(path));
         }
-        let st = stage_stream(sink, body)?;
+        let st = stage_entry(sink, body, &mut buf)?;
         staged.push(&st.sha256);
         if st.size != size {
             return Err(bad(format!("skeleton entry {path} is shorter than listed")));

@@ -312,7 +312,10 @@ pub(crate) fn blob_list(r: &Resolved<'_>, parts: &BTreeMap<String, OutEntry>) ->
         if f.filename == "." || rf.sha1 == crate::EMPTY_SHA1 || f.sha256.is_none() {
             continue;
         }
-        if rf.sha1.len() < 2 || !rf.sha1.is_char_boundary(2) || !rf.sha1.is_ascii() {
+        if rf
+            .sha1
+            .with_str(|s| s.len() < 2 || !s.is_char_boundary(2) || !s.is_ascii())
+        {
             return Err(MbzError::Export(format!(
                 "file {:?} has a bad contenthash {:?}",
                 f.filename, rf.sha1
@@ -320,12 +323,12 @@ pub(crate) fn blob_list(r: &Resolved<'_>, parts: &BTreeMap<String, OutEntry>) ->
         }
         v.push(u32::try_from(i).map_err(|_| MbzError::Export("too many files".into()))?);
     }
-    let sha = |i: &u32| r.files[*i as usize].sha1.as_str();
+    let sha = |i: &u32| &r.files[*i as usize].sha1;
     // With at least two ASCII characters each, `files/xx/<sha1>` sorts as the SHA-1 does.
     v.sort_by(|a, b| sha(a).cmp(sha(b)));
     v.dedup_by(|a, b| sha(a) == sha(b));
     if parts.keys().any(|k| k.starts_with("files/")) {
-        v.retain(|i| !parts.contains_key(&blob_path(sha(i))));
+        v.retain(|i| !parts.contains_key(&sha(i).with_str(blob_path)));
     }
     Ok(v)
 }

@@ -62,7 +62,10 @@ pub(crate) fn write<B: BlobSource, W: Write>(
     };
     for rf in natives {
         let rec = &r.course.course.files[rf.idx];
-        rw.append(&native::file_elem(rec, rf.id, rf.ctx, &rf.sha1))?;
+        rw.append(
+            &rf.sha1
+                .with_str(|s| native::file_elem(rec, rf.id, rf.ctx, s)),
+        )?;
         changed = true;
     }
     rw.finish(true)?;
@@ -142,7 +145,11 @@ mod tests {
         });
         for rf in r.files.iter().filter(|f| f.native) {
             let rec = &r.course.course.files[rf.idx];
-            root.push_indented(native::file_elem(rec, rf.id, rf.ctx, &rf.sha1), 0);
+            root.push_indented(
+                rf.sha1
+                    .with_str(|s| native::file_elem(rec, rf.id, rf.ctx, s)),
+                0,
+            );
         }
         if root.elems().next().is_none() {
             root.children = vec![Node::Text("\n".into())];
@@ -152,7 +159,7 @@ mod tests {
     fn native(sha256: &str) -> FileRecord {
         FileRecord {
             id: None,
-            contenthash: String::new(),
+            contenthash: Default::default(),
             sha256: Some(sha256.into()),
             size: 5,
             filename: "n.txt".into(),

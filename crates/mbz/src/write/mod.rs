@@ -191,10 +191,12 @@ impl Layout<'_> {
             let blob = self.blobs.get(j).map(|k| &self.resolved.files[*k as usize]);
             if let Some(rf) = blob {
                 path.clear();
-                path.push_str("files/");
-                path.push_str(&rf.sha1[..2]);
-                path.push('/');
-                path.push_str(&rf.sha1);
+                rf.sha1.with_str(|s| {
+                    path.push_str("files/");
+                    path.push_str(&s[..2]);
+                    path.push('/');
+                    path.push_str(s);
+                });
             }
             let take_small = match (self.small.get(i), blob) {
                 (Some((p, _)), Some(_)) => p.as_bytes() < path.as_bytes(),
@@ -213,12 +215,12 @@ impl Layout<'_> {
             } else if let Some(rf) = blob {
                 j += 1;
                 let rec = &files[rf.idx];
-                let sha256 = rec.sha256.as_deref().unwrap_or_default();
+                let sha256 = rec.sha256.as_ref().map(ToString::to_string);
                 let media = entries::media(rec);
                 f(
                     &path,
                     Ent::Blob {
-                        sha256,
+                        sha256: sha256.as_deref().unwrap_or_default(),
                         size: rec.size,
                         media,
                     },
@@ -293,9 +295,12 @@ pub(crate) fn layout<'a, B: BlobSource>(course: &'a ExportCourse, blobs: &B) -> 
     }
     let mut prefixes = BTreeSet::new();
     for k in &blob_list {
-        let sha1 = &resolved.files[*k as usize].sha1;
-        if prefixes.insert(&sha1[..2]) {
-            dirs.insert(format!("files/{}/", &sha1[..2]));
+        let prefix = resolved.files[*k as usize]
+            .sha1
+            .with_str(|s| s[..2].to_owned());
+        if !prefixes.contains(&prefix) {
+            dirs.insert(format!("files/{prefix}/"));
+            prefixes.insert(prefix);
         }
     }
     let mut small: Vec<(String, bool)> = dirs

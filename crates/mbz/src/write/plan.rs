@@ -7,7 +7,7 @@ use std::io::Read;
 use sha1::Digest;
 
 use crate::error::{MbzError, Result};
-use crate::model::{BackupKind, ExportCourse};
+use crate::model::{BackupKind, ExportCourse, Sha1Hex};
 use crate::staging::BlobSource;
 
 /// Size of each kind's range of native ids (activities take three ids each).
@@ -37,7 +37,7 @@ pub(crate) struct RFile {
     pub idx: usize,
     pub id: i64,
     pub ctx: i64,
-    pub sha1: String,
+    pub sha1: Sha1Hex,
     pub native: bool,
 }
 
@@ -227,14 +227,14 @@ pub(crate) fn resolve<'a, B: BlobSource>(
             (None, _) => course_ctx,
         };
         let sha1 = if f.filename == "." {
-            crate::EMPTY_SHA1.to_owned()
+            Sha1Hex::from(crate::EMPTY_SHA1)
         } else if !f.contenthash.is_empty() {
             f.contenthash.clone()
         } else {
-            let sha = f.sha256.as_deref().ok_or_else(|| {
+            let sha = f.sha256.as_ref().ok_or_else(|| {
                 MbzError::Export(format!("file {:?} has neither hash", f.filename))
             })?;
-            hash_blob(blobs, sha)?.0
+            Sha1Hex::from(sha.with_str(|s| hash_blob(blobs, s))?.0)
         };
         files.push(RFile {
             idx,

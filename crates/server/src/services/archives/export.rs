@@ -171,7 +171,7 @@ async fn files_of(
     let mut pool: HashMap<Key, Vec<usize>> = HashMap::new();
     for (i, r) in orig.iter().enumerate() {
         let k = key(
-            &r.contenthash,
+            &r.contenthash.to_string(),
             &r.component,
             &r.filearea,
             r.itemid,
@@ -205,18 +205,18 @@ async fn files_of(
                 FileRecord {
                     id: None,
                     sha256: (row.sha1 != EMPTY_SHA1 && row.sha256 != EMPTY_SHA256)
-                        .then(|| row.sha256.clone()),
-                    contenthash: row.sha1,
+                        .then(|| row.sha256.as_str().into()),
+                    contenthash: row.sha1.into(),
                     size: u64::try_from(row.size).unwrap_or(0),
-                    filename: row.filename,
-                    filepath: row.filepath,
-                    mimetype: Some(row.mimetype),
-                    component: row.component,
-                    filearea: row.filearea,
+                    filename: row.filename.into(),
+                    filepath: row.filepath.into(),
+                    mimetype: Some(row.mimetype.into()),
+                    component: row.component.into(),
+                    filearea: row.filearea.into(),
                     contextid: None,
                     itemid: row.itemid,
-                    author: Some(row.author),
-                    license: Some(row.license),
+                    author: Some(row.author.into()),
+                    license: Some(row.license.into()),
                     timecreated: 0,
                     timemodified: 0,
                     owner: owner.map(|(k, _)| k.clone()),

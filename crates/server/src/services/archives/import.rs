@@ -60,7 +60,7 @@ pub(crate) async fn stage_and_promote(p: &Platform, file: &Path) -> Result<Promo
         let keys = archive
             .blobs
             .iter()
-            .chain(archive.base.parts.values().map(|r| &r.sha256));
+            .chain(archive.base.parts.values().map(|r| r.sha256.clone()));
         blobs.promote_batch(&stage.to_promote(keys)?)?;
         Ok(archive)
     })
@@ -258,7 +258,7 @@ pub(crate) fn tree_file(
 ) -> Option<TreeFile> {
     let empty = r.filename == "." || r.contenthash == EMPTY_SHA1;
     let sha256 = match (&r.sha256, empty) {
-        (Some(s), _) => s.clone(),
+        (Some(s), _) => s.to_string(),
         (None, true) => EMPTY_SHA256.to_string(),
         (None, false) => return None,
     };
@@ -268,16 +268,16 @@ pub(crate) fn tree_file(
             course: CourseId(0),
             activity: None,
             sha256,
-            sha1: r.contenthash.clone(),
+            sha1: r.contenthash.to_string(),
             size: i64::try_from(r.size).unwrap_or(i64::MAX),
-            filename: r.filename.clone(),
-            filepath: r.filepath.clone(),
-            mimetype: r.mimetype.clone().unwrap_or_default(),
-            component: r.component.clone(),
-            filearea: r.filearea.clone(),
+            filename: r.filename.to_string(),
+            filepath: r.filepath.to_string(),
+            mimetype: r.mimetype.as_deref().unwrap_or_default().to_string(),
+            component: r.component.to_string(),
+            filearea: r.filearea.to_string(),
             itemid: r.itemid,
-            author: r.author.clone().unwrap_or_default(),
-            license: r.license.clone().unwrap_or_default(),
+            author: r.author.as_deref().unwrap_or_default().to_string(),
+            license: r.license.as_deref().unwrap_or_default().to_string(),
         },
     })
 }
@@ -324,7 +324,7 @@ mod tests {
         FileRecord {
             id: Some(1),
             contenthash: contenthash.into(),
-            sha256: sha256.map(str::to_string),
+            sha256: sha256.map(Into::into),
             size: 3,
             filename: name.into(),
             filepath: "/".into(),
@@ -373,7 +373,7 @@ mod tests {
                 ],
             },
             question_bank: QuestionBank::default(),
-            blobs: vec![sha],
+            blobs: vec![sha].try_into().unwrap(),
             stripped: StripReport::default(),
             warnings: Vec::new(),
         }

@@ -35,8 +35,8 @@ pub(crate) async fn from_parts(
         let archive = pf_mbz::import_transport(&manifest, open, &Limits::default(), &mut stage)
             .map_err(refused)?;
         let imported = started.elapsed();
-        for key in &archive.blobs {
-            if !blobs.contains(key)? {
+        for key in archive.blobs.iter() {
+            if !blobs.contains(&key)? {
                 return Err(AppError::internal(format!(
                     "blob {key} is not in the store"
                 )));
