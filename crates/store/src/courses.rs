@@ -34,9 +34,7 @@ pub struct NewCourse {
     pub visible: bool,
     /// Guests (visitors not logged in) may consult it.
     pub guest_access: bool,
-    /// The archive layer's opaque document for lossless re-export, stored as JSON text. Lists
-    /// ([`Store::courses`], [`Store::trashed_courses`]) leave it out (`None`): it grows with
-    /// the course, so only a single course's fetch carries it.
+    /// The archive layer's opaque document for lossless re-export, stored as JSON text.
     pub archive_payload: Option<serde_json::Value>,
 }
 
@@ -67,8 +65,6 @@ pub struct CourseRecord {
     pub visible: bool,
     /// Guest access granted.
     pub guest_access: bool,
-    /// The archive layer's document, if the course came from an archive.
-    pub archive_payload: Option<serde_json::Value>,
     /// Created, unix seconds.
     pub created_at: i64,
     /// Last changed, unix seconds.
@@ -130,17 +126,15 @@ impl Default for CourseQuery {
     }
 }
 
-pub(crate) const COLUMNS: &str = "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
-                       lang, visible, guest_access, archive_payload, created_at, updated_at, deleted_at";
-
-/// [`COLUMNS`] for lists: the same row without its archive payload.
-pub(crate) const LIST_COLUMNS: &str = "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
-                       lang, visible, guest_access, NULL AS archive_payload, created_at, updated_at, deleted_at";
+/// A course row without its archive payload: it grows with the course (tens of megabytes of
+/// JSON for one with tens of thousands of files), so only [`Store::course_payload`] reads it.
+pub(crate) const COLUMNS: &str =
+    "id, category_id, fullname, shortname, idnumber, summary, format, start_date, end_date, \
+                       lang, visible, guest_access, created_at, updated_at, deleted_at";
 
 pub(crate) fn from_row(row: &AnyRow) -> StoreResult<CourseRecord> {
     let id = CourseId(row.try_get("id")?);
     let bad = |field: &str| StoreError::corrupt(format!("{field} of course {id}"));
-    let payload: Option<String> = row.try_get("archive_payload")?;
     Ok(CourseRecord {
         id,
         category: CategoryId(row.try_get("category_id")?),
@@ -157,9 +151,6 @@ pub(crate) fn from_row(row: &AnyRow) -> StoreResult<CourseRecord> {
         lang: row.try_get("lang")?,
         visible: get_flag(row, "visible")?,
         guest_access: get_flag(row, "guest_access")?,
-        archive_payload: payload
-            .map(|p| serde_json::from_str(&p).map_err(|_| bad("archive payload")))
-            .transpose()?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         deleted_at: row.try_get("deleted_at")?,
@@ -331,10 +322,10 @@ impl Store {
             .transpose()
     }
 
-    /// Courses outside the trash, by id (without their archive payloads).
+    /// Courses outside the trash, by id.
     pub async fn courses(&self, query: CourseQuery) -> StoreResult<Vec<CourseRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {LIST_COLUMNS} FROM courses
+            "SELECT {COLUMNS} FROM courses
              WHERE deleted_at IS NULL AND ($1 IS NULL OR category_id = $1) AND ($2 = 1 OR visible = 1)
              ORDER BY id LIMIT $3 OFFSET $4"
         ))
@@ -378,11 +369,13 @@ impl Store {
         let cur = from_row(&row)?;
         let shortname = update.shortname.unwrap_or(cur.shortname);
         let category = update.category.unwrap_or(cur.category);
-        let payload = update.archive_payload.unwrap_or(cur.archive_payload);
+        // The payload is written only when replaced (it is never read back here).
+        let replace_payload = update.archive_payload.is_some();
+        let payload = update.archive_payload.flatten();
         sqlx::query(
             "UPDATE courses SET category_id = $2, fullname = $3, shortname = $4, idnumber = $5, summary = $6,
                     format = $7, start_date = $8, end_date = $9, lang = $10, visible = $11, guest_access = $12,
-                    archive_payload = $13, updated_at = $14
+                    archive_payload = CASE WHEN $15 = 1 THEN $13 ELSE archive_payload END, updated_at = $14
              WHERE id = $1",
         )
         .bind(id.0)
@@ -399,6 +392,7 @@ impl Store {
         .bind(flag(update.guest_access.unwrap_or(cur.guest_access)))
         .bind(payload.as_ref().map(json_text))
         .bind(unix_now())
+        .bind(flag(replace_payload))
         .execute(&mut *tx)
         .await
         .map_err(|e| on_write(e, || taken(shortname.as_str()), || format!("category {category}")))?;

@@ -3,7 +3,7 @@
 //! A trashed course keeps its short name (so a restore never collides) and its blobs stay
 //! referenced until the purge.
 
-use crate::courses::{from_row, CourseRecord, LIST_COLUMNS};
+use crate::courses::{from_row, CourseRecord, COLUMNS};
 use crate::{Store, StoreError, StoreResult};
 use pf_domain::ids::CourseId;
 
@@ -28,7 +28,7 @@ impl Store {
     /// The courses in the trash, most recently trashed first.
     pub async fn trashed_courses(&self) -> StoreResult<Vec<CourseRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {LIST_COLUMNS} FROM courses WHERE deleted_at IS NOT NULL ORDER BY deleted_at DESC, id"
+            "SELECT {COLUMNS} FROM courses WHERE deleted_at IS NOT NULL ORDER BY deleted_at DESC, id"
         ))
         .fetch_all(self.pool())
         .await?;

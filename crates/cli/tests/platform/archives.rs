@@ -85,10 +85,11 @@ fn outline(f: &TestPlatform, id: i64) -> (Value, Value, Vec<(String, String, i64
 fn parts(f: &TestPlatform, id: i64) -> serde_json::Map<String, Value> {
     let rt = tokio::runtime::Handle::current();
     let store = f.platform.store.clone();
-    let course =
-        tokio::task::block_in_place(|| rt.block_on(store.course(pf_domain::ids::CourseId(id))))
-            .unwrap();
-    course.archive_payload.unwrap()["base"]["parts"]
+    let payload: Option<Value> = tokio::task::block_in_place(|| {
+        rt.block_on(store.course_payload(pf_domain::ids::CourseId(id)))
+    })
+    .unwrap();
+    payload.unwrap()["base"]["parts"]
         .as_object()
         .unwrap()
         .clone()

@@ -130,7 +130,7 @@ async fn replacing_a_course_content_keeps_the_course_and_swaps_everything_else()
         assert_eq!(files.len(), 2);
         assert_eq!(files[0].activity, Some(done.activities[1][1]));
         assert_eq!(
-            s.course(c).await.unwrap().archive_payload,
+            s.course_payload::<serde_json::Value>(c).await.unwrap(),
             Some(serde_json::json!({ "base": 1 }))
         );
         assert!(matches!(
@@ -212,7 +212,10 @@ async fn adding_content_keeps_everything_and_appends() {
         ));
         assert_eq!(s.sections(c).await.unwrap().len(), 1);
         assert_eq!(s.activities(c).await.unwrap().len(), 1);
-        assert_eq!(s.course(c).await.unwrap().archive_payload, None);
+        assert_eq!(
+            s.course_payload::<serde_json::Value>(c).await.unwrap(),
+            None
+        );
 
         let done = s
             .add_course_content(c, None, Some(serde_json::json!({"x": 1})), add(0))
@@ -240,7 +243,7 @@ async fn adding_content_keeps_everything_and_appends() {
         assert_eq!(files.len(), 2);
         assert_eq!(files[0].activity, Some(done.activities[1][0]));
         assert_eq!(
-            s.course(c).await.unwrap().archive_payload,
+            s.course_payload::<serde_json::Value>(c).await.unwrap(),
             Some(serde_json::json!({"x": 1}))
         );
     })
@@ -300,7 +303,11 @@ async fn merges_from_a_stale_payload_are_conflicts_and_change_nothing() {
         assert!(conflict(&a) || conflict(&b));
         let (winner, v) = if a.is_ok() { ("a", 1) } else { ("b", 2) };
         assert_eq!(names().await, ["first", winner]);
-        let now = s.course(c).await.unwrap().archive_payload.unwrap();
+        let now = s
+            .course_payload::<serde_json::Value>(c)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(now, json!({ "v": v }));
 
         // Re-read and try again: it goes through.

@@ -41,16 +41,26 @@ pub async fn require_export(p: &Platform, actor: &Actor, id: CourseId) -> Result
     p.require(actor, Capability::CourseUpdate, ctx).await
 }
 
+/// What an export reads of a course's payload, parsed straight from its text (nothing else of
+/// it is parsed; a course of many files has a payload of many megabytes).
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct StoredPayload {
+    base: Option<ArchiveBase>,
+    fields: CourseFields,
+    files: Vec<FileRecord>,
+    activity_contexts: Vec<i64>,
+}
+
 /// The course as the archive writer wants it, from the rows and the kept archive data.
 pub async fn export_model(p: &Platform, course: &CourseRecord) -> Result<ExportCourse, AppError> {
-    let payload = course.archive_payload.clone().unwrap_or(Value::Null);
-    let base = payload_base(&payload);
-    let orig: CourseFields = payload_item(&payload, "fields").unwrap_or_default();
-    let orig_files: Vec<FileRecord> = payload_item(&payload, "files").unwrap_or_default();
-    let orig_ctxs: HashSet<i64> = payload_item::<Vec<i64>>(&payload, "activity_contexts")
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let StoredPayload {
+        base,
+        fields: orig,
+        files: orig_files,
+        activity_contexts,
+    } = p.store.course_payload(course.id).await?.unwrap_or_default();
+    let orig_ctxs: HashSet<i64> = activity_contexts.into_iter().collect();
     let fields = CourseFields {
         fullname: course.fullname.as_str().to_string(),
         shortname: course.shortname.as_str().to_string(),

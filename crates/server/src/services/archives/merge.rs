@@ -109,8 +109,9 @@ async fn merge_once(
     into: CourseId,
     source: &pf_mbz::ImportedArchive,
 ) -> Result<(pf_mbz::Grafted, usize), MergeError> {
-    let course = p.store.course(into).await?;
-    let payload = course.archive_payload.clone().unwrap_or(Value::Null);
+    p.store.course(into).await?;
+    let stored: Option<Value> = p.store.course_payload(into).await?;
+    let payload = stored.clone().unwrap_or(Value::Null);
     let base = payload_base(&payload);
     let fields: CourseFields = item(&payload, "fields").unwrap_or_default();
 
@@ -246,7 +247,7 @@ async fn merge_once(
         new_sections,
         files,
     };
-    let based_on = course.archive_payload.as_ref();
+    let based_on = stored.as_ref();
     match p
         .store
         .add_course_content(into, based_on, Some(Value::Object(payload)), addition)
