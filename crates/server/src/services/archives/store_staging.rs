@@ -3,82 +3,35 @@
 //! nearly all stored already; writing each to a scratch file only to delete it again cost more
 //! than the rest of such a restore (creating files after mass deletions is slow on ext4).
 //!
-//! Objects are held in memory until their hash is known, and spill to a scratch file past
-//! [`IN_MEMORY`]. A committed object is either *staged* (a file named by its SHA-256, promoted
-//! if the import keeps it) or *stored* (the store had it: nothing written; its time is refreshed
-//! so garbage collection sees it as new until the course that now refers to it commits).
-//! Nothing is ever removed from the store here.
+//! It wraps a [`DirStaging`]. The import hands small entries over whole, their hash known
+//! ([`StagingSink::put`]): one the store holds is never written. Larger ones stream to a
+//! scratch file first and are dropped at commit if the store holds them. A committed object is
+//! either *staged* (a file named by its SHA-256, promoted if the import keeps it) or *stored*
+//! (nothing written; its time is refreshed so garbage collection sees it as new until the
+//! course that now refers to it commits). Nothing is ever removed from the store here.
 
-use pf_mbz::StagingSink;
+use pf_mbz::{DirStaging, StagingSink};
 use pf_store::blob::BlobStore;
 use std::collections::HashSet;
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Objects up to this size are hashed in memory before anything is written.
-const IN_MEMORY: usize = 256 << 10;
-
 /// The sink (see the module docs).
 pub(crate) struct StoreStaging {
-    dir: PathBuf,
+    dir: DirStaging,
     blobs: Arc<dyn BlobStore>,
     staged: HashSet<String>,
-    counter: u64,
-}
-
-/// An object being staged: in memory, or spilled to its scratch file.
-pub(crate) struct Pending {
-    bytes: Vec<u8>,
-    spill: PathBuf,
-    file: Option<BufWriter<File>>,
-}
-
-impl Write for Pending {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(f) = &mut self.file {
-            return f.write(buf);
-        }
-        self.bytes.extend_from_slice(buf);
-        if self.bytes.len() > IN_MEMORY {
-            let mut f = BufWriter::with_capacity(128 << 10, File::create_new(&self.spill)?);
-            f.write_all(&self.bytes)?;
-            self.bytes = Vec::new();
-            self.file = Some(f);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.flush(),
-            None => Ok(()),
-        }
-    }
 }
 
 impl StoreStaging {
     /// A staging area in `dir` (created if missing) over `blobs`.
     pub(crate) fn new(dir: impl Into<PathBuf>, blobs: Arc<dyn BlobStore>) -> io::Result<Self> {
-        let dir = dir.into();
-        fs::create_dir_all(&dir)?;
         Ok(StoreStaging {
-            dir,
+            dir: DirStaging::new(dir)?,
             blobs,
             staged: HashSet::new(),
-            counter: 0,
         })
-    }
-
-    fn path_of(&self, sha256: &str) -> io::Result<PathBuf> {
-        if !pf_store::blob::is_sha256(sha256) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a SHA-256 hex digest",
-            ));
-        }
-        Ok(self.dir.join(sha256))
     }
 
     /// The files to promote among `keys` (what the import keeps): those written here; the
@@ -92,64 +45,51 @@ impl StoreStaging {
         for key in keys {
             let key = key.as_ref();
             if self.staged.contains(key) && seen.insert(key.to_string()) {
-                out.push((self.path_of(key)?, key.to_string()));
+                out.push((self.dir.path_of(key)?, key.to_string()));
             }
         }
         Ok(out)
     }
+
+    /// Whether `sha256` needs no file here: staged already, or held (and touched) by the store.
+    fn known(&self, sha256: &str) -> io::Result<bool> {
+        Ok(self.staged.contains(sha256) || self.blobs.touch(sha256).map_err(io::Error::other)?)
+    }
 }
 
 impl StagingSink for StoreStaging {
-    type Pending = Pending;
+    type Pending = <DirStaging as StagingSink>::Pending;
 
-    fn begin(&mut self) -> io::Result<Pending> {
-        self.counter += 1;
-        Ok(Pending {
-            bytes: Vec::new(),
-            spill: self.dir.join(format!(".tmp-{}", self.counter)),
-            file: None,
-        })
+    fn begin(&mut self) -> io::Result<Self::Pending> {
+        self.dir.begin()
     }
 
-    fn commit(&mut self, pending: Pending, sha256: &str) -> io::Result<()> {
-        let target = self.path_of(sha256)?;
-        let known =
-            self.staged.contains(sha256) || self.blobs.touch(sha256).map_err(io::Error::other)?;
-        let Pending { bytes, spill, file } = pending;
-        match file {
-            Some(f) if known => {
-                drop(f);
-                fs::remove_file(&spill)
-            }
-            _ if known => Ok(()),
-            Some(f) => {
-                f.into_inner().map_err(|e| e.into_error())?;
-                fs::rename(&spill, &target)?;
-                self.staged.insert(sha256.to_string());
-                Ok(())
-            }
-            None => {
-                let written = File::create_new(&spill).and_then(|mut f| f.write_all(&bytes));
-                if let Err(e) = written.and_then(|()| fs::rename(&spill, &target)) {
-                    let _ = fs::remove_file(&spill);
-                    return Err(e);
-                }
-                self.staged.insert(sha256.to_string());
-                Ok(())
-            }
+    fn commit(&mut self, pending: Self::Pending, sha256: &str) -> io::Result<()> {
+        if self.known(sha256)? {
+            self.dir.abort(pending);
+            return Ok(());
         }
+        self.dir.commit(pending, sha256)?;
+        self.staged.insert(sha256.to_string());
+        Ok(())
     }
 
-    fn abort(&mut self, pending: Pending) {
-        if let Some(f) = pending.file {
-            drop(f);
-            let _ = fs::remove_file(&pending.spill);
+    fn abort(&mut self, pending: Self::Pending) {
+        self.dir.abort(pending);
+    }
+
+    fn put(&mut self, bytes: &[u8], sha256: &str) -> io::Result<()> {
+        if self.known(sha256)? {
+            return Ok(());
         }
+        self.dir.put(bytes, sha256)?;
+        self.staged.insert(sha256.to_string());
+        Ok(())
     }
 
     fn open(&self, sha256: &str) -> io::Result<Box<dyn Read + '_>> {
         if self.staged.contains(sha256) {
-            return Ok(Box::new(File::open(self.path_of(sha256)?)?));
+            return self.dir.open(sha256);
         }
         let r = self.blobs.open(sha256).map_err(io::Error::other)?;
         Ok(Box::new(r))
@@ -157,10 +97,7 @@ impl StagingSink for StoreStaging {
 
     fn remove(&mut self, sha256: &str) -> io::Result<()> {
         if self.staged.remove(sha256) {
-            match fs::remove_file(self.path_of(sha256)?) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            self.dir.remove(sha256)?;
         }
         Ok(())
     }
@@ -171,11 +108,19 @@ mod tests {
     use super::*;
     use pf_store::blob::LocalBlobStore;
 
+    use std::fs;
+    use std::io::Write;
+
+    /// Stages `bytes` as the import does: small ones whole, large ones streamed.
     fn stage(sink: &mut StoreStaging, bytes: &[u8]) -> String {
-        let mut p = sink.begin().unwrap();
-        p.write_all(bytes).unwrap();
         let key = pf_mbz::staging::sha256_hex(bytes);
-        sink.commit(p, &key).unwrap();
+        if bytes.len() <= pf_mbz::staging::SMALL_OBJECT {
+            sink.put(bytes, &key).unwrap();
+        } else {
+            let mut p = sink.begin().unwrap();
+            p.write_all(bytes).unwrap();
+            sink.commit(p, &key).unwrap();
+        }
         key
     }
 
@@ -184,15 +129,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(tmp.path()).unwrap());
         let held = blobs.put(&mut &b"already stored"[..]).unwrap().sha256;
+        let big_held = vec![9u8; pf_mbz::staging::SMALL_OBJECT * 2 + 1];
+        blobs.put(&mut &big_held[..]).unwrap();
         let dir = tmp.path().join("tmp").join("stage");
         let mut sink = StoreStaging::new(&dir, blobs.clone()).unwrap();
-        let big = vec![7u8; IN_MEMORY * 2 + 1];
+        let big = vec![7u8; pf_mbz::staging::SMALL_OBJECT * 2 + 1];
         let (known, new, spilled) = (
             stage(&mut sink, b"already stored"),
             stage(&mut sink, b"new"),
             stage(&mut sink, &big),
         );
         assert_eq!(known, held);
+        stage(&mut sink, &big_held);
         let mut files: Vec<String> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -200,7 +148,10 @@ mod tests {
         files.sort();
         let mut expected = vec![new.clone(), spilled.clone()];
         expected.sort();
-        assert_eq!(files, expected, "the stored object is not written again");
+        assert_eq!(
+            files, expected,
+            "stored objects, small or streamed, are not kept here"
+        );
         // Both kinds read back; removing a stored one never touches the store.
         let mut out = Vec::new();
         sink.open(&known).unwrap().read_to_end(&mut out).unwrap();
@@ -214,7 +165,7 @@ mod tests {
         sink.remove(&spilled).unwrap();
         assert!(blobs.contains(&known).unwrap());
         assert!(!dir.join(&spilled).exists());
-        // An aborted spill leaves nothing.
+        // An aborted stream leaves nothing.
         let mut p = sink.begin().unwrap();
         p.write_all(&big).unwrap();
         sink.abort(p);
