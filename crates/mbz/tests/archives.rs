@@ -267,6 +267,31 @@ fn opener<'a>(
     }
 }
 
+/// `m` with the SHA-256 of its part `i` replaced by zeros, and an opener that still finds that
+/// part's real bytes: what a tampered manifest looks like to a receiver.
+fn tampered<'a>(
+    one: &'a Imported,
+    skel: &'a HashMap<String, Vec<u8>>,
+    m: &TransportManifest,
+    i: usize,
+) -> (
+    TransportManifest,
+    impl FnMut(&ManifestPart) -> std::io::Result<Box<dyn std::io::Read>> + 'a,
+) {
+    let mut bad = m.clone();
+    bad.parts[i].sha256 = "0".repeat(64);
+    let (zero, real) = ("0".repeat(64), m.parts[i].sha256.clone());
+    let mut inner = opener(one, skel);
+    let open = move |p: &ManifestPart| {
+        let mut q = p.clone();
+        if q.sha256 == zero {
+            q.sha256 = real.clone();
+        }
+        inner(&q)
+    };
+    (bad, open)
+}
+
 #[test]
 fn transport_sets_reassemble_and_verify() {
     for f in fixtures() {
@@ -310,18 +335,8 @@ fn transport_sets_reassemble_and_verify() {
         .into_iter()
         .flatten()
         {
-            let mut m2 = m.clone();
-            let i = m2.parts.iter().position(|p| p == bad).unwrap();
-            m2.parts[i].sha256 = "0".repeat(64);
-            let (zero, bad_sha) = ("0".repeat(64), bad.sha256.clone());
-            let mut inner = opener(&one, &skel);
-            let open2 = |p: &ManifestPart| {
-                let mut q = p.clone();
-                if q.sha256 == zero {
-                    q.sha256 = bad_sha.clone();
-                }
-                inner(&q)
-            };
+            let i = m.parts.iter().position(|p| p == bad).unwrap();
+            let (m2, open2) = tampered(&one, &skel, &m, i);
             assert!(
                 matches!(
                     assemble(&m2, open2, std::io::sink(), &ExportOptions::default()),
@@ -694,25 +709,16 @@ fn transport_sets_import_without_reassembly() {
 
         // A part the index does not list, and a tampered skeleton part: refused, nothing left.
         let smuggled = with_users_part(&m, &mut skel);
-        let mut tampered = m.clone();
-        let i = tampered
+        let i = m
             .parts
             .iter()
             .position(|p| p.path.starts_with("skeleton/"))
             .unwrap();
-        tampered.parts[i].sha256 = "0".repeat(64);
-        for bad in [smuggled, tampered] {
+        for smuggle in [true, false] {
+            let (bad, open) = tampered(&one, &skel, &m, i);
+            let bad = if smuggle { smuggled.clone() } else { bad };
             let tmp = tempfile::tempdir().unwrap();
             let mut stage = DirStaging::new(tmp.path()).unwrap();
-            let (zero, real) = ("0".repeat(64), m.parts[i].sha256.clone());
-            let mut inner = opener(&one, &skel);
-            let open = |p: &ManifestPart| {
-                let mut q = p.clone();
-                if q.sha256 == zero {
-                    q.sha256 = real.clone();
-                }
-                inner(&q)
-            };
             assert!(
                 matches!(
                     import_transport(&bad, open, &Limits::default(), &mut stage),

@@ -569,13 +569,15 @@ async fn refused_operations_create_nothing() {
         .iter()
         .find(|p| p.path != pf_mbz::transport::SKELETON)
         .expect("a file part");
-    let corrupt_part = |tp: &TestPlatform, part: &pf_mbz::ManifestPart| {
-        let blob = tp
-            .data_dir()
+    let blob_file = |tp: &TestPlatform, key: &str| {
+        tp.data_dir()
             .join("blobs")
-            .join(&part.sha256[0..2])
-            .join(&part.sha256[2..4])
-            .join(&part.sha256);
+            .join(&key[0..2])
+            .join(&key[2..4])
+            .join(key)
+    };
+    let corrupt_part = |tp: &TestPlatform, part: &pf_mbz::ManifestPart| {
+        let blob = blob_file(tp, &part.sha256);
         let mut perms = std::fs::metadata(&blob).unwrap().permissions();
         #[allow(clippy::permissions_set_readonly_false)]
         perms.set_readonly(false);
@@ -594,14 +596,8 @@ async fn refused_operations_create_nothing() {
     assert_eq!(repaired["state"], "done", "{repaired}");
     let v2 = repaired["result"]["course_id"].as_i64().unwrap();
     let count = count + 1;
-    let copy = c
-        .data_dir()
-        .join("blobs")
-        .join(&part.sha256[0..2])
-        .join(&part.sha256[2..4])
-        .join(&part.sha256);
     assert_eq!(
-        pf_mbz::staging::sha256_hex(&std::fs::read(copy).unwrap()),
+        pf_mbz::staging::sha256_hex(&std::fs::read(blob_file(&c, &part.sha256)).unwrap()),
         part.sha256,
         "the damaged copy was replaced"
     );

@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::import::blob_name;
 use crate::write::{gzip_writer, ustar, ExportOptions};
 
-const MAX_INDEX: u64 = 256 << 20;
+/// Largest archive index read.
+pub(super) const MAX_INDEX: u64 = 256 << 20;
 
 /// Where the non-blob entries come from.
 enum Skeleton<'m> {
@@ -37,7 +38,7 @@ fn read_index<R: Read>(t: &mut TarIn<R>) -> Result<String> {
 }
 
 /// One index line: path, kind (`d` or `f`), size.
-fn line_fields(line: &str) -> (&str, &str, &str) {
+pub(super) fn line_fields(line: &str) -> (&str, &str, &str) {
     let mut f = line.split('\t');
     (
         f.next().unwrap_or(""),

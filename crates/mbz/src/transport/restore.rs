@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, Read};
 
-use super::assemble::for_each_skeleton_entry;
+use super::assemble::{for_each_skeleton_entry, line_fields, MAX_INDEX};
 use super::{bad, ManifestPart, TransportManifest};
 use crate::container::{normalize_path, ContainerKind};
 use crate::error::{MbzError, Result};
@@ -21,9 +21,6 @@ use crate::limits::Limits;
 use crate::model::{ImportedArchive, PartRef};
 use crate::staging::{key256, stage_entry, StagedSet, StagingSink};
 use crate::stream::{self, strip::sha1_key};
-
-/// Largest archive index read (as when reassembling).
-const MAX_INDEX: u64 = 256 << 20;
 
 /// Imports the course of a verified transport set from its skeleton parts, opened by `open`
 /// (each is checked against its size and SHA-256 as it is read). User data is stripped as by
@@ -145,12 +142,7 @@ fn check_index(
     let mut listed = 0_usize;
     for line in io::BufReader::new(index).lines().skip(1) {
         let line = line.map_err(|_| bad("the archive index is not UTF-8"))?;
-        let mut fields = line.split('\t');
-        let (path, kind, size) = (
-            fields.next().unwrap_or(""),
-            fields.next().unwrap_or(""),
-            fields.next().unwrap_or(""),
-        );
+        let (path, kind, size) = line_fields(&line);
         if kind == "d" || path == "moodle_backup.log" {
             continue;
         }

@@ -109,7 +109,7 @@ async fn merge_once(
     into: CourseId,
     source: &pf_mbz::ImportedArchive,
 ) -> Result<(pf_mbz::Grafted, usize), MergeError> {
-    p.store.course(into).await?;
+    p.store.course(into).await?; // not in the trash (course_payload reads trashed ones too)
     let stored: Option<Value> = p.store.course_payload(into).await?;
     let payload = stored.clone().unwrap_or(Value::Null);
     let base = payload_base(&payload);
